@@ -1,0 +1,58 @@
+"""The wait engine: resolve an image reference in ECR and wait for it with a deadline.
+
+Pure Python plus boto3/botocore; boto3 is imported only by :mod:`.lookup`, on first use.
+"""
+
+from __future__ import annotations
+
+from ecr_image_waiter.engine.classify import Kind, Verdict, classify
+from ecr_image_waiter.engine.image import Observation, ResolvedImage
+from ecr_image_waiter.engine.lookup import EcrLookup, make_client
+from ecr_image_waiter.engine.policy import WaitPolicy
+from ecr_image_waiter.engine.reference import ImageReference, parse_reference
+from ecr_image_waiter.engine.wait import (
+    Attempt,
+    Cancelled,
+    WaitResult,
+    never_error,
+    timeout_error,
+    wait_until_ready,
+)
+
+__all__ = [
+    "Attempt",
+    "Cancelled",
+    "EcrLookup",
+    "ImageReference",
+    "Kind",
+    "Observation",
+    "ResolvedImage",
+    "Verdict",
+    "WaitPolicy",
+    "WaitResult",
+    "classify",
+    "make_client",
+    "never_error",
+    "parse_reference",
+    "timeout_error",
+    "wait_for_image",
+    "wait_until_ready",
+]
+
+
+def wait_for_image(
+    ref: ImageReference | str,
+    policy: WaitPolicy,
+    *,
+    lookup: EcrLookup | None = None,
+    on_attempt: object = None,
+) -> WaitResult:
+    """Wait for one image with real time: the convenience entry point."""
+    reference = parse_reference(ref) if isinstance(ref, str) else ref
+    looker = lookup if lookup is not None else EcrLookup()
+    return wait_until_ready(
+        lambda: looker.look(reference),
+        policy,
+        reference,
+        on_attempt=on_attempt,  # type: ignore[arg-type]
+    )

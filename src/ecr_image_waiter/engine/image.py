@@ -1,0 +1,83 @@
+"""What a successful lookup returns, and what each look at ECR saw."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from ecr_image_waiter.engine.classify import Kind, Verdict
+from ecr_image_waiter.engine.reference import registry_host
+
+
+@dataclass(frozen=True)
+class ResolvedImage:
+    """An image that is in ECR, pinned to its digest."""
+
+    repository: str
+    tag: str | None
+    digest: str
+    registry_id: str
+    region: str
+    media_type: str | None = None
+    pushed_at: datetime | None = None
+    #: When the reference named an image index, the index's digest (``digest`` is then the
+    #: digest of the child manifest chosen for ``architecture``).
+    index_digest: str | None = None
+    architecture: str | None = None
+
+    @property
+    def registry(self) -> str:
+        return registry_host(self.registry_id, self.region)
+
+    @property
+    def repository_uri(self) -> str:
+        return f"{self.registry}/{self.repository}"
+
+    @property
+    def image_uri(self) -> str:
+        """The digest-pinned URI: ``<registry>/<repository>@sha256:<hex>``."""
+        return f"{self.repository_uri}@{self.digest}"
+
+    @property
+    def digest_hex(self) -> str:
+        return self.digest.split(":", 1)[1]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready summary (camelCase keys, ISO 8601 time)."""
+        return {
+            "repository": self.repository,
+            "tag": self.tag,
+            "digest": self.digest,
+            "imageUri": self.image_uri,
+            "repositoryUri": self.repository_uri,
+            "registryId": self.registry_id,
+            "region": self.region,
+            "mediaType": self.media_type,
+            "pushedAt": self.pushed_at.isoformat() if self.pushed_at is not None else None,
+            "indexDigest": self.index_digest,
+            "architecture": self.architecture,
+        }
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One look at ECR, already sorted by the classification table."""
+
+    verdict: Verdict
+    #: The ECR error code, or ``ImageFound``.
+    code: str
+    message: str
+    image: ResolvedImage | None = None
+    kind: Kind | None = None
+    remedy: str = ""
+    #: For access denied: the IAM action that was refused, such as ``ecr:DescribeImages``.
+    action: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def summary(self) -> str:
+        """``code: message``, for progress lines and timeout reasons."""
+        if self.message and self.message != self.code:
+            return f"{self.code}: {self.message}"
+        return self.code

@@ -1,0 +1,151 @@
+"""Looking an image up in ECR: the engine's only I/O, and its only importer of boto3.
+
+A client can be injected (tests, cross-account sessions); otherwise one is made on first use
+from the standard AWS configuration (profiles, environment variables, ``AWS_ENDPOINT_URL_ECR``),
+with botocore's ``standard`` retry mode handling throttling and 5xx answers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ecr_image_waiter.engine.classify import Kind, Verdict, classify
+from ecr_image_waiter.engine.image import Observation, ResolvedImage
+from ecr_image_waiter.engine.reference import ImageReference
+
+if TYPE_CHECKING:
+    from mypy_boto3_ecr import ECRClient
+
+#: botocore's retry settings for ECR calls: the ``standard`` mode retries throttling,
+#: transient 5xx answers and connection errors with jittered exponential backoff.
+RETRY_CONFIG: dict[str, Any] = {"mode": "standard", "max_attempts": 4}
+CONNECT_TIMEOUT_SECONDS = 5
+READ_TIMEOUT_SECONDS = 15
+
+#: Inspects a found image further (media type, index children, architecture) and returns a
+#: final observation; used for Lambda compatibility checks.
+Inspector = Callable[["ECRClient", ImageReference, ResolvedImage], Observation]
+
+
+def make_client(region: str | None = None, *, max_attempts: int | None = None) -> ECRClient:
+    """An ECR client from the standard AWS configuration, with botocore's standard retries."""
+    import boto3
+    from botocore.config import Config
+
+    retries = dict(RETRY_CONFIG)
+    if max_attempts is not None:
+        retries["max_attempts"] = max_attempts
+    config = Config(
+        retries=retries,  # type: ignore[arg-type]
+        connect_timeout=CONNECT_TIMEOUT_SECONDS,
+        read_timeout=READ_TIMEOUT_SECONDS,
+        user_agent_extra="ecr-image-waiter",
+    )
+    return boto3.client("ecr", region_name=region, config=config)
+
+
+class EcrLookup:
+    """Looks one image reference up in ECR and classifies the answer."""
+
+    def __init__(
+        self,
+        client: ECRClient | None = None,
+        *,
+        wait_for_repository: bool = False,
+        inspector: Inspector | None = None,
+    ) -> None:
+        self._client = client
+        self.wait_for_repository = wait_for_repository
+        self.inspector = inspector
+
+    def client(self, ref: ImageReference) -> ECRClient:
+        if self._client is None:
+            self._client = make_client(ref.region)
+        return self._client
+
+    def look(self, ref: ImageReference) -> Observation:
+        """One look: READY with the image, NOT_YET or NEVER with ECR's code and message."""
+        from botocore.exceptions import (
+            BotoCoreError,
+            ClientError,
+            HTTPClientError,
+            NoCredentialsError,
+            NoRegionError,
+            PartialCredentialsError,
+        )
+        from botocore.exceptions import (
+            ConnectionError as BotoConnectionError,
+        )
+
+        kwargs: dict[str, Any] = {"repositoryName": ref.repository, "imageIds": [ref.image_id()]}
+        if ref.registry_id is not None:
+            kwargs["registryId"] = ref.registry_id
+        try:
+            client = self.client(ref)
+            response = client.describe_images(**kwargs)
+        except ClientError as error:
+            return self._from_client_error(error, "ecr:DescribeImages")
+        except (NoCredentialsError, PartialCredentialsError) as error:
+            return self._observation("NoCredentials", str(error))
+        except NoRegionError:
+            return Observation(
+                Verdict.NEVER,
+                "NoRegion",
+                "no AWS region is configured",
+                kind=Kind.INVALID_REQUEST,
+                remedy="give --region, set AWS_REGION, or use a full ECR image URI",
+            )
+        except (BotoConnectionError, HTTPClientError) as error:
+            return self._observation("ConnectionError", str(error))
+        except BotoCoreError as error:
+            return self._observation(type(error).__name__, str(error))
+
+        details = response.get("imageDetails") or []
+        if not details:
+            return self._observation("ImageNotFoundException", "DescribeImages returned no image")
+        detail = details[0]
+        digest = detail.get("imageDigest")
+        if not digest:
+            return self._observation("ImageNotFoundException", "DescribeImages gave no digest")
+        image = ResolvedImage(
+            repository=ref.repository,
+            tag=ref.tag,
+            digest=digest,
+            registry_id=detail.get("registryId") or ref.registry_id or _account_of(client),
+            region=client.meta.region_name,
+            media_type=detail.get("imageManifestMediaType"),
+            pushed_at=detail.get("imagePushedAt"),
+        )
+        if self.inspector is not None:
+            return self.inspector(client, ref, image)
+        return Observation(Verdict.READY, "ImageFound", f"found {image.image_uri}", image=image)
+
+    def _from_client_error(self, error: Any, action: str) -> Observation:
+        err = error.response.get("Error", {})
+        code = str(err.get("Code") or "Unknown")
+        message = str(err.get("Message") or error)
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        return self._observation(code, message, status=status, action=action)
+
+    def _observation(
+        self, code: str, message: str, *, status: int | None = None, action: str | None = None
+    ) -> Observation:
+        rule = classify(code, status=status, wait_for_repository=self.wait_for_repository)
+        return Observation(
+            rule.verdict,
+            code,
+            message,
+            kind=rule.kind,
+            remedy=rule.remedy,
+            action=action if rule.kind is Kind.ACCESS_DENIED else None,
+        )
+
+
+def _account_of(client: Any) -> str:
+    """The caller's account, when ECR did not say which registry answered."""
+    import boto3
+
+    session = boto3.session.Session(region_name=client.meta.region_name)
+    sts = session.client("sts")
+    return str(sts.get_caller_identity()["Account"])

@@ -1,0 +1,67 @@
+"""Shared fixtures: fake AWS credentials, moto in process, and the moto server over HTTP."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+
+
+@pytest.fixture(autouse=True)
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake credentials and a region; nothing may reach real AWS."""
+    for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_ECR", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_REGION", REGION)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+@pytest.fixture
+def moto_ecr(aws_env: None) -> Iterator[Any]:
+    """moto in process; yields a boto3 ECR client for arranging repositories and images."""
+    from moto import mock_aws
+
+    with mock_aws():
+        yield boto3.client("ecr", region_name=REGION)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def moto_server_url() -> Iterator[str]:
+    """One moto server on 127.0.0.1 for the session (state is reset per test)."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def server_ecr(moto_server_url: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """An ECR client on the moto server; AWS_ENDPOINT_URL_ECR points everything else at it."""
+    import urllib.request
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL_ECR", moto_server_url)
+    request = urllib.request.Request(f"{moto_server_url}/moto-api/reset", method="POST")
+    urllib.request.urlopen(request, timeout=10).close()
+    return boto3.client("ecr", region_name=REGION, endpoint_url=moto_server_url)
