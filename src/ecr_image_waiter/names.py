@@ -11,6 +11,9 @@ from __future__ import annotations
 
 from typing import Final
 
+#: The CloudFormation type of the resource the construct emits.
+RESOURCE_TYPE: Final = "Custom::EcrImageWaiter"
+
 # --- Custom resource properties (CloudFormation passes every value as a string) ----------
 
 #: The original design's properties.
