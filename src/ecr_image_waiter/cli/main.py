@@ -1,0 +1,484 @@
+"""The ``ecr-image-waiter`` command.
+
+``main()`` does all the error handling around ``program()``, which has none: every failure
+becomes one line on stderr, ``ecr-image-waiter: error: <message>``, and an exit code:
+
+* 0: every image is ready (its digest-pinned URI is printed on stdout);
+* 1: the deadline passed (``check``: an image is not there);
+* 2: invalid input or usage (nothing was asked of ECR);
+* 3: the image will never be ready (repository missing, access denied, unusable image);
+* 130: interrupted (Ctrl-C).
+
+``--traceback`` shows the traceback instead of the one-line message.
+
+Durations: ``--timeout 0`` means one check and no waiting; the interval must be above 0.
+Region: a full ECR image URI names its own region. For a short reference the region is
+``--region``, else ``AWS_REGION`` / ``AWS_DEFAULT_REGION``, else the region of the AWS profile;
+with none of these the command exits 2 and says so. Endpoint and credentials come from the
+standard AWS configuration (profiles, environment variables, ``AWS_ENDPOINT_URL_ECR``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
+
+from ecr_image_waiter import __version__
+from ecr_image_waiter.cli.durations import parse_duration
+from ecr_image_waiter.cli.progress import (
+    PROG,
+    LiveProgress,
+    NoProgress,
+    PlainProgress,
+    Progress,
+)
+from ecr_image_waiter.engine import (
+    Attempt,
+    Cancelled,
+    EcrLookup,
+    ImageReference,
+    Verdict,
+    WaitPolicy,
+    WaitResult,
+    make_client,
+    never_error,
+    parse_reference,
+    wait_until_ready,
+)
+from ecr_image_waiter.errors import (
+    EcrImageWaiterError,
+    ImageNeverReadyError,
+    InvalidInputError,
+    WaitError,
+    WaitTimeoutError,
+)
+from ecr_image_waiter.names import DEFAULT_CLI_INTERVAL_SECONDS, DEFAULT_CLI_TIMEOUT_SECONDS
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
+
+#: Makes the lookup (with its own ECR client) for one image.
+LookupFactory = Callable[[ImageReference], EcrLookup]
+
+
+class ExitStatus(IntEnum):
+    OK = 0
+    TIMEOUT = 1
+    USAGE = 2
+    NEVER = 3
+    #: 128 + SIGINT, the shell's convention.
+    INTERRUPTED = 130
+
+
+# --- Arguments ---------------------------------------------------------------------------
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, writing to the injected streams; errors are ``ecr-image-waiter: error: ...``."""
+
+    def __init__(self, *args: Any, stdout: TextIO, stderr: TextIO, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.stdout = stdout
+        self.stderr = stderr
+
+    def _print_message(self, message: str, file: SupportsWrite[str] | None = None) -> None:
+        if message:
+            stream = self.stderr if file is sys.stderr else self.stdout
+            stream.write(message)
+            stream.flush()
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        if message:
+            self._print_message(message, sys.stderr)
+        raise SystemExit(status)
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(ExitStatus.USAGE, f"{PROG}: error: {message}\n")
+
+
+def _duration(name: str, *, allow_zero: bool) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            return parse_duration(text, name=name, allow_zero=allow_zero)
+        except InvalidInputError as error:
+            raise argparse.ArgumentTypeError(str(error)) from error
+
+    return parse
+
+
+def build_parser(stdout: TextIO, stderr: TextIO) -> ArgumentParser:
+    class Parser(ArgumentParser):
+        """The parser class for the subcommands too, bound to the streams."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, stdout=stdout, stderr=stderr, **kwargs)
+
+    parser_class = Parser
+    parser = parser_class(
+        prog=PROG,
+        description="Wait until container images are in Amazon ECR; "
+        "print their digest-pinned URIs.",
+        epilog="Exit codes: 0 ready, 1 timed out (check: not there), 2 invalid input, "
+        "3 never (repository missing, access denied, unusable image).",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+
+    common = parser_class(add_help=False)
+    common.add_argument(
+        "images",
+        metavar="IMAGE",
+        nargs="+",
+        help="REPOSITORY[:TAG] (tag defaults to latest), REPOSITORY@sha256:<hex>, or a full "
+        "ECR URI <account>.dkr.ecr.<region>.amazonaws.com/REPOSITORY[:TAG|@DIGEST]",
+    )
+    common.add_argument("--region", help="AWS region (default: AWS_REGION, profile, or the URI's)")
+    common.add_argument(
+        "--registry-id", help="12-digit account id owning the repositories (cross-account)"
+    )
+    common.add_argument(
+        "--wait-for-repository",
+        action="store_true",
+        help="a missing repository means 'not yet' rather than exit 3",
+    )
+    common.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object per image instead of its URI",
+    )
+    common.add_argument("--traceback", action="store_true", help="show the traceback of an error")
+
+    commands = parser.add_subparsers(
+        dest="command", metavar="COMMAND", required=True, parser_class=parser_class
+    )
+    wait = commands.add_parser(
+        "wait",
+        parents=[common],
+        help="wait until every IMAGE is in ECR",
+        description="Wait until every IMAGE is in ECR (concurrently), then print one "
+        "digest-pinned URI per image, in argument order.",
+    )
+    wait.add_argument(
+        "--timeout",
+        type=_duration("timeout", allow_zero=True),
+        default=float(DEFAULT_CLI_TIMEOUT_SECONDS),
+        metavar="D",
+        help="give up after D (90, 90s, 15m, 1h; 0 = one check; default 30m)",
+    )
+    wait.add_argument(
+        "--interval",
+        type=_duration("interval", allow_zero=False),
+        default=float(DEFAULT_CLI_INTERVAL_SECONDS),
+        metavar="D",
+        help="look every D (default 10s)",
+    )
+    wait.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
+
+    commands.add_parser(
+        "check",
+        parents=[common],
+        help="look once: is every IMAGE in ECR now?",
+        description="Look once for every IMAGE; exit 0 if all are there, 1 if one is not.",
+    )
+    return parser
+
+
+# --- The program (no error handling here) ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Context:
+    stdout: TextIO
+    stderr: TextIO
+    env: Mapping[str, str]
+    clock: Callable[[], float]
+    sleep: Callable[[float], None] | None
+    lookup_factory: LookupFactory | None
+
+
+class WaitFailures(EcrImageWaiterError):
+    """One or more images failed; each error is kept, in argument order."""
+
+    def __init__(self, failures: Sequence[tuple[str, WaitError]]) -> None:
+        super().__init__("; ".join(f"{label}: {error}" for label, error in failures))
+        self.failures = list(failures)
+
+
+def program(args: argparse.Namespace, ctx: Context) -> ExitStatus:
+    refs = resolve_references(args, ctx.env)
+    factory = ctx.lookup_factory or _lookup_for(args)
+    lookups = [factory(ref) for ref in refs]
+    if args.command == "check":
+        results = _check_all(refs, lookups, ctx.clock)
+    else:
+        policy = WaitPolicy(timeout=args.timeout, interval=args.interval)
+        results = _wait_all(args, refs, lookups, policy, ctx)
+    for result in results:
+        if args.json:
+            record = {
+                **result.image.to_dict(),
+                "attempts": result.attempts,
+                "waitedSeconds": round(result.waited_seconds, 3),
+            }
+            ctx.stdout.write(json.dumps(record) + "\n")
+        else:
+            ctx.stdout.write(result.image.image_uri + "\n")
+    ctx.stdout.flush()
+    return ExitStatus.OK
+
+
+def _lookup_for(args: argparse.Namespace) -> LookupFactory:
+    """How each image is looked up: one ECR client per image (they run in parallel)."""
+
+    def factory(ref: ImageReference) -> EcrLookup:
+        return EcrLookup(make_client(ref.region), wait_for_repository=args.wait_for_repository)
+
+    return factory
+
+
+def resolve_references(args: argparse.Namespace, env: Mapping[str, str]) -> list[ImageReference]:
+    """Parse every IMAGE; give short references a region (or exit 2 saying how to set one)."""
+    refs = [
+        parse_reference(text, registry_id=args.registry_id, region=args.region)
+        for text in args.images
+    ]
+    if all(ref.region is not None for ref in refs):
+        return refs
+    region = default_region(env)
+    if region is None:
+        short = next(text for text, ref in zip(args.images, refs, strict=True) if not ref.region)
+        raise InvalidInputError(
+            f"no AWS region for image {short!r}: give --region, set AWS_REGION, configure a "
+            "region in the AWS profile, or use a full ECR image URI"
+        )
+    return [
+        parse_reference(text, registry_id=args.registry_id, region=region)
+        if ref.region is None
+        else ref
+        for text, ref in zip(args.images, refs, strict=True)
+    ]
+
+
+def default_region(env: Mapping[str, str]) -> str | None:
+    """``AWS_REGION``, ``AWS_DEFAULT_REGION``, else the region of the AWS profile in use."""
+    for key in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        if env.get(key):
+            return env[key]
+    import botocore.session
+
+    region = botocore.session.get_session().get_config_variable("region")
+    return str(region) if region else None
+
+
+def _check_all(
+    refs: Sequence[ImageReference], lookups: Sequence[EcrLookup], clock: Callable[[], float]
+) -> list[WaitResult]:
+    """One look per image; fail naming every image that is not there or never will be."""
+    results: list[WaitResult] = []
+    failures: list[tuple[str, WaitError]] = []
+    for ref, lookup in zip(refs, lookups, strict=True):
+        start = clock()
+        observation = lookup.look(ref)
+        elapsed = clock() - start
+        if observation.verdict is Verdict.READY:
+            assert observation.image is not None  # noqa: S101  (READY always carries it)
+            results.append(WaitResult(observation.image, 1, elapsed))
+        elif observation.verdict is Verdict.NEVER:
+            failures.append(
+                (str(ref), never_error(observation, ref, attempts=1, waited_seconds=elapsed))
+            )
+        else:
+            failures.append(
+                (
+                    str(ref),
+                    WaitTimeoutError(
+                        f"image {ref} is not in ECR: {observation.summary}",
+                        repository=ref.repository,
+                        reference=ref.reference,
+                        attempts=1,
+                        waited_seconds=elapsed,
+                        last_code=observation.code,
+                        last_message=observation.message,
+                    ),
+                )
+            )
+    if failures:
+        raise WaitFailures(failures)
+    return results
+
+
+def _wait_all(
+    args: argparse.Namespace,
+    refs: Sequence[ImageReference],
+    lookups: Sequence[EcrLookup],
+    policy: WaitPolicy,
+    ctx: Context,
+) -> list[WaitResult]:
+    """Wait for every image at once (a thread each); the first failure cancels the others."""
+    cancelled = threading.Event()
+    outcomes: list[WaitResult | BaseException | None] = [None] * len(refs)
+    progress = _progress_for(args, ctx)
+
+    def sleep(seconds: float) -> None:
+        if ctx.sleep is None:
+            if cancelled.wait(seconds):
+                raise Cancelled
+            return
+        if cancelled.is_set():
+            raise Cancelled
+        ctx.sleep(seconds)
+
+    def work(index: int) -> None:
+        ref, lookup = refs[index], lookups[index]
+
+        def check() -> Any:
+            if cancelled.is_set():
+                raise Cancelled
+            return lookup.look(ref)
+
+        def on_attempt(attempt: Attempt) -> None:
+            progress.attempt(index, attempt)
+
+        try:
+            outcomes[index] = wait_until_ready(
+                check, policy, ref, clock=ctx.clock, sleep=sleep, on_attempt=on_attempt
+            )
+        except BaseException as error:  # handed to the main thread, which re-raises it
+            outcomes[index] = error
+            cancelled.set()
+
+    threads = [
+        threading.Thread(target=work, args=(i,), name=f"wait-{ref}", daemon=True)
+        for i, ref in enumerate(refs)
+    ]
+    progress.start()
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(0.2)  # a bounded join keeps Ctrl-C responsive
+    except BaseException:
+        cancelled.set()
+        raise
+    finally:
+        progress.stop()
+
+    failures: list[tuple[str, WaitError]] = []
+    results: list[WaitResult] = []
+    for ref, outcome in zip(refs, outcomes, strict=True):
+        if isinstance(outcome, WaitResult):
+            results.append(outcome)
+        elif isinstance(outcome, WaitError):
+            failures.append((str(ref), outcome))
+        elif isinstance(outcome, BaseException) and not isinstance(outcome, Cancelled):
+            raise outcome
+    if failures:
+        raise WaitFailures(failures)
+    return results
+
+
+def _progress_for(args: argparse.Namespace, ctx: Context) -> Progress:
+    if args.quiet:
+        return NoProgress()
+    if _is_terminal(ctx.stderr) and ctx.env.get("TERM") != "dumb":
+        return LiveProgress(ctx.stderr, args.images, clock=ctx.clock)
+    return PlainProgress(ctx.stderr, args.images)
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+# --- Error handling around the program --------------------------------------------------------
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+    env: Mapping[str, str] | None = None,
+    lookup_factory: LookupFactory | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] | None = None,
+) -> ExitStatus:
+    """Run the command with ``argv``; return the exit status. Never raises (but --traceback).
+
+    ``sleep`` replaces the pause between looks (tests pass a fake clock's); by default the
+    pause is a wait that ends early when another image has failed.
+    """
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    out = sys.stdout if stdout is None else stdout
+    err = sys.stderr if stderr is None else stderr
+    ctx = Context(
+        stdout=out,
+        stderr=err,
+        env=os.environ if env is None else env,
+        clock=clock,
+        sleep=sleep,
+        lookup_factory=lookup_factory,
+    )
+    try:
+        parser = build_parser(out, err)
+        args = parser.parse_args(args_list)
+        return program(args, ctx)
+    except SystemExit as exit_:  # argparse: --help, --version, usage errors
+        return ExitStatus(exit_.code if isinstance(exit_.code, int) else ExitStatus.USAGE)
+    except KeyboardInterrupt:
+        if "--traceback" in args_list:
+            raise
+        err.write(f"\n{PROG}: interrupted\n")
+        err.flush()
+        return ExitStatus.INTERRUPTED
+    except Exception as error:
+        if "--traceback" in args_list:
+            raise
+        return report_error(error, err)
+
+
+def report_error(error: Exception, stream: TextIO) -> ExitStatus:
+    """Write one line per failure (one per failed image) and return the exit status."""
+    failures: list[tuple[str, ExitStatus]]
+    if isinstance(error, WaitFailures):
+        failures = [(str(each), _status_of(each)) for _label, each in error.failures]
+    elif isinstance(error, InvalidInputError):
+        failures = [(str(error), ExitStatus.USAGE)]
+    elif isinstance(error, WaitError):
+        failures = [(str(error), _status_of(error))]
+    else:  # a bug: still one line, and "never" since waiting longer will not help
+        failures = [
+            (
+                f"unexpected {type(error).__name__}: {error} (run with --traceback for details)",
+                ExitStatus.NEVER,
+            )
+        ]
+    for message, _status in failures:
+        stream.write(f"{PROG}: error: {message}\n")
+    stream.flush()
+    return max(status for _message, status in failures)
+
+
+def _status_of(error: WaitError) -> ExitStatus:
+    if isinstance(error, ImageNeverReadyError):
+        return ExitStatus.NEVER
+    return ExitStatus.TIMEOUT
+
+
+def run() -> NoReturn:
+    """The console script ``ecr-image-waiter``."""
+    sys.exit(main(sys.argv[1:]))
+
+
+__all__ = ["ExitStatus", "build_parser", "main", "program", "run"]
