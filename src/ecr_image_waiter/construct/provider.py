@@ -1,0 +1,271 @@
+"""The custom resource provider shared by every ``EcrImageWaiter`` in a stack.
+
+One :class:`EcrImageWaiterProvider` per stack, found or created by
+:meth:`EcrImageWaiterProvider.of`: two Python functions (``on_event`` and ``is_complete``) behind
+the CDK Provider framework, which calls ``is_complete`` every
+``names.DEFAULT_QUERY_INTERVAL_SECONDS`` seconds until ``names.PROVIDER_TOTAL_TIMEOUT_SECONDS``.
+Each waiter's own interval and deadline are enforced by the Lambda code, so waiters with
+different settings share this one provider.
+
+Permissions are added per waiter, and only to the ``is_complete`` function's role: ECR reads on
+the repositories actually waited for, CodeBuild/CodePipeline reads (and starts, if asked) on the
+projects and pipelines named. ``on_event`` gets no AWS permission at all. Every function role
+writes only to its own log group; no managed policy is attached.
+
+Log groups: one for each of our two functions and one shared by the framework's functions, each
+with a retention (one week unless the first user of the provider asks otherwise). They are
+retained when the stack is deleted, so the logs of a first deploy that failed and rolled back
+can still be read.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from aws_cdk import Acknowledgment, CfnElement, Duration, Stack, Validations
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import custom_resources as cr
+from constructs import Construct
+
+from ecr_image_waiter import names
+from ecr_image_waiter.construct.asset import staged_asset_dir
+from ecr_image_waiter.errors import InvalidInputError
+
+#: Log retention of the provider's log groups unless the first caller asks otherwise.
+DEFAULT_LOG_RETENTION = logs.RetentionDays.ONE_WEEK
+
+#: ``on_event`` validates and records the request: it makes no AWS call.
+ON_EVENT_TIMEOUT = Duration.seconds(30)
+#: ``is_complete`` looks once (or polls briefly) and returns; a minute covers the query
+#: interval plus any polling budget with room for a slow ECR answer.
+IS_COMPLETE_TIMEOUT = Duration.seconds(60)
+MEMORY_MB = 128
+#: The newest Python runtime (cdk-nag AwsSolutions-L1 flags any other).
+RUNTIME = lambda_.Runtime.PYTHON_3_14
+#: Graviton costs less per GB-second; the code is pure Python.
+ARCHITECTURE = lambda_.Architecture.ARM_64
+
+ECR_READ_ACTIONS: tuple[str, ...] = ("ecr:DescribeImages", "ecr:BatchGetImage")
+CODEBUILD_READ_ACTIONS: tuple[str, ...] = (
+    "codebuild:BatchGetBuilds",
+    "codebuild:ListBuildsForProject",
+)
+CODEBUILD_START_ACTIONS: tuple[str, ...] = ("codebuild:StartBuild",)
+PIPELINE_READ_ACTIONS: tuple[str, ...] = (
+    "codepipeline:GetPipelineState",
+    "codepipeline:ListPipelineExecutions",
+    "codepipeline:GetPipelineExecution",
+)
+PIPELINE_START_ACTIONS: tuple[str, ...] = ("codepipeline:StartPipelineExecution",)
+
+
+class EcrImageWaiterProvider(Construct):
+    """The per-stack provider behind every ``Custom::EcrImageWaiter`` resource.
+
+    Use :meth:`of` rather than the constructor. For templates that use the resource without
+    the construct (raw CloudFormation, SAM, another CDK language), pass :attr:`service_token`
+    to them and grant the repositories they wait for with :meth:`grant_repository_read`.
+    """
+
+    #: The provider's construct id directly under its stack.
+    CONSTRUCT_ID = "EcrImageWaiterProvider"
+
+    @classmethod
+    def of(
+        cls, scope: Construct, *, log_retention: logs.RetentionDays | None = None
+    ) -> EcrImageWaiterProvider:
+        """The stack's provider, created on first use.
+
+        ``log_retention`` applies when this call creates the provider (default one week). A
+        later call that asks for a different retention than the provider has is an error, so
+        a retention is never silently ignored.
+        """
+        stack = Stack.of(scope)
+        existing = stack.node.try_find_child(cls.CONSTRUCT_ID)
+        if existing is None:
+            return cls(stack, cls.CONSTRUCT_ID, log_retention=log_retention)
+        if not isinstance(existing, cls):
+            raise InvalidInputError(
+                f"stack {stack.node.path!r} already has a construct with id "
+                f"{cls.CONSTRUCT_ID!r} that is not an EcrImageWaiterProvider: that id is "
+                "reserved for the shared provider, rename the other construct"
+            )
+        if log_retention is not None and log_retention != existing.log_retention:
+            raise InvalidInputError(
+                f"log_retention={log_retention.name} differs from the "
+                f"{existing.log_retention.name} of the provider that all waiters in stack "
+                f"{stack.node.path!r} share: give every waiter in a stack the same "
+                "log_retention (or none), or call EcrImageWaiterProvider.of(stack, "
+                "log_retention=...) before creating the waiters"
+            )
+        return existing
+
+    def __init__(
+        self, scope: Construct, id: str, *, log_retention: logs.RetentionDays | None = None
+    ) -> None:
+        super().__init__(scope, id)
+        self.log_retention: logs.RetentionDays = (
+            log_retention if log_retention is not None else DEFAULT_LOG_RETENTION
+        )
+        self._granted: set[str] = set()
+        code = lambda_.Code.from_asset(str(staged_asset_dir()))
+        environment = {names.ENV_QUERY_INTERVAL_SECONDS: str(names.DEFAULT_QUERY_INTERVAL_SECONDS)}
+
+        self.on_event_function = self._function(
+            "OnEvent",
+            code=code,
+            handler=names.HANDLER_ON_EVENT,
+            timeout=ON_EVENT_TIMEOUT,
+            environment=environment,
+            description="ecr-image-waiter: validates a request and starts the wait",
+        )
+        self.is_complete_function = self._function(
+            "IsComplete",
+            code=code,
+            handler=names.HANDLER_IS_COMPLETE,
+            timeout=IS_COMPLETE_TIMEOUT,
+            environment=environment,
+            description="ecr-image-waiter: looks for the image in ECR",
+        )
+
+        framework_logs = self._log_group("FrameworkLogs")
+        self.provider = cr.Provider(
+            self,
+            "Provider",
+            on_event_handler=self.on_event_function,
+            is_complete_handler=self.is_complete_function,
+            query_interval=Duration.seconds(names.DEFAULT_QUERY_INTERVAL_SECONDS),
+            total_timeout=Duration.seconds(names.PROVIDER_TOTAL_TIMEOUT_SECONDS),
+            log_group=framework_logs,
+            framework_on_event_role=self._role("FrameworkOnEventRole", framework_logs),
+            framework_complete_and_timeout_role=self._role("FrameworkCompleteRole", framework_logs),
+        )
+        self._acknowledge_framework_findings()
+
+    @property
+    def service_token(self) -> str:
+        """The ServiceToken of ``Custom::EcrImageWaiter`` resources in this stack."""
+        return self.provider.service_token
+
+    @property
+    def is_complete_role(self) -> iam.IRole:
+        """The role that makes every AWS call of the wait (the only one with grants)."""
+        role = self.is_complete_function.role
+        assert role is not None  # noqa: S101  (created in _function)
+        return role
+
+    def grant_repository_read(self, repository_arn: str) -> None:
+        """Let the waiter read images of one repository (DescribeImages, BatchGetImage)."""
+        self._grant(ECR_READ_ACTIONS, repository_arn)
+
+    def grant_codebuild_project(self, project_arn: str, *, start: bool = False) -> None:
+        """Let the waiter follow a CodeBuild project's builds (and start one if ``start``)."""
+        self._grant(CODEBUILD_READ_ACTIONS, project_arn)
+        if start:
+            self._grant(CODEBUILD_START_ACTIONS, project_arn)
+
+    def grant_pipeline(self, pipeline_arn: str, *, start: bool = False) -> None:
+        """Let the waiter follow a pipeline's executions (and start one if ``start``)."""
+        self._grant(PIPELINE_READ_ACTIONS, pipeline_arn)
+        if start:
+            self._grant(PIPELINE_START_ACTIONS, pipeline_arn)
+
+    def _grant(self, actions: Sequence[str], resource_arn: str) -> None:
+        key = json.dumps([list(actions), Stack.of(self).resolve(resource_arn)], sort_keys=True)
+        if key in self._granted:
+            return
+        self._granted.add(key)
+        self.is_complete_role.add_to_principal_policy(
+            iam.PolicyStatement(actions=list(actions), resources=[resource_arn])
+        )
+
+    def _acknowledge_framework_findings(self) -> None:
+        """Acknowledge the cdk-nag AwsSolutions findings that the Provider framework causes.
+
+        They come from code this construct does not write and cannot configure; each reason
+        says why the finding is acceptable here. No finding on our own functions or roles is
+        acknowledged.
+        """
+        framework = self.provider.node
+        invoked = [
+            self.on_event_function,
+            self.is_complete_function,
+            framework.find_child("framework-isComplete"),
+            framework.find_child("framework-onTimeout"),
+        ]
+        acknowledgments = [
+            # The framework grants lambda:InvokeFunction with Function.grantInvoke, which
+            # names the function and "<its arn>:*" (its versions and aliases): the wildcard
+            # covers only versions of one named function.
+            Acknowledgment(
+                id=f"AwsSolutions-IAM5[Resource::<{self._logical_id(function)}.Arn>:*]",
+                reason="The Provider framework may invoke the versions and aliases "
+                "(<arn>:*) of this one function, and nothing else.",
+            )
+            for function in invoked
+        ]
+        acknowledgments += [
+            # The waiter state machine only calls is_complete on a timer; each call already
+            # logs one JSON line per attempt in our log group. State machine logging would
+            # need logs:*LogDelivery on Resource * (CloudWatch Logs vended logs accept no
+            # narrower resource), which is a worse trade.
+            Acknowledgment(
+                id="AwsSolutions-SF1",
+                reason="The waiter state machine only retries is_complete on a timer; every "
+                "attempt is already logged by is_complete in its own log group.",
+            ),
+            # X-Ray would trace a timer loop of short ECR lookups done once per deploy.
+            Acknowledgment(
+                id="AwsSolutions-SF2",
+                reason="A deploy-time retry loop of one short ECR lookup has nothing for "
+                "X-Ray to trace; the Provider framework offers no tracing option.",
+            ),
+        ]
+        Validations.of(self).acknowledge(*acknowledgments)
+
+    def _logical_id(self, construct: Construct) -> str:
+        child = construct.node.default_child
+        assert isinstance(child, CfnElement)  # noqa: S101  (a Function's CfnFunction)
+        return str(Stack.of(self).resolve(child.logical_id))
+
+    def _log_group(self, id: str) -> logs.LogGroup:
+        return logs.LogGroup(self, id, retention=self.log_retention)
+
+    def _role(self, id: str, log_group: logs.ILogGroup) -> iam.Role:
+        role = iam.Role(
+            self,
+            id,
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),  # type: ignore[arg-type]
+            description="ecr-image-waiter: writes its own logs only",
+        )
+        log_group.grant_write(role)
+        return role
+
+    def _function(
+        self,
+        id: str,
+        *,
+        code: lambda_.Code,
+        handler: str,
+        timeout: Duration,
+        environment: dict[str, str],
+        description: str,
+    ) -> lambda_.Function:
+        log_group = self._log_group(f"{id}Logs")
+        return lambda_.Function(
+            self,
+            id,
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            memory_size=MEMORY_MB,
+            timeout=timeout,
+            handler=handler,
+            code=code,
+            environment=environment,
+            role=self._role(f"{id}Role", log_group),
+            log_group=log_group,
+            description=description,
+        )

@@ -1,0 +1,298 @@
+"""``EcrImageWaiter``: a Docker-image Lambda is created only once its image is in ECR.
+
+::
+
+    waiter = EcrImageWaiter(self, "TextGenImage", repository=repo, tag="latest")
+    lambda_.DockerImageFunction(
+        self, "TextGen", code=waiter.docker_image_code(), architecture=waiter.architecture
+    )
+
+The function's ImageUri is ``<repository uri>@sha256:<hex>`` built from the waiter's
+``ImageDigestHex`` attribute: the ``Fn::GetAtt`` makes CloudFormation create the function only
+after the waiter succeeded (no ``add_dependency`` needed), and pinning the digest makes a
+re-pushed tag reach the function on the next deploy that re-resolves the tag.
+
+Everything the construct is given is checked at synth, with the same rules the Lambda code
+applies to raw properties at ``on_event``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from aws_cdk import CustomResource, Duration, Stack, Token
+from aws_cdk import aws_codebuild as codebuild
+from aws_cdk import aws_codepipeline as codepipeline
+from aws_cdk import aws_ecr as ecr
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from ecr_image_waiter import names
+from ecr_image_waiter.construct.provider import EcrImageWaiterProvider
+from ecr_image_waiter.engine.reference import validate_digest, validate_registry_id, validate_tag
+from ecr_image_waiter.errors import InvalidInputError
+
+DEFAULT_TIMEOUT = Duration.minutes(30)
+
+
+class EcrImageWaiter(Construct):
+    """Waits, during a deploy, until an image is in an ECR repository, and resolves its digest.
+
+    :param repository: the repository (created here, imported, or from another stack).
+    :param tag: the tag to wait for; default ``latest`` when no digest is given.
+    :param digest: a ``sha256:<hex>`` digest to wait for, instead of a tag.
+    :param timeout: how long to wait before failing with a reason naming the image; at most
+        ``names.MAX_TIMEOUT_SECONDS`` (59 minutes), so it fires before CloudFormation's own
+        one-hour limit. Default 30 minutes.
+    :param interval: how often to look; default (and minimum) the provider's query interval,
+        ``names.DEFAULT_QUERY_INTERVAL_SECONDS``. It need not divide the timeout.
+    :param registry_id: the account that owns the repository when it is not this stack's.
+    :param architecture: the architecture the image must run on; use :attr:`architecture`
+        for the function too.
+    :param lambda_compatible: fail at once on an image Lambda cannot run (an image index
+        with attestations, a non-image artifact, another architecture). Default on.
+    :param wait_for_repository: keep waiting while the repository does not exist yet,
+        instead of failing at once.
+    :param resolve_on_every_deploy: re-resolve the tag on every deploy, so a re-pushed tag
+        rolls the function forward. Off by default, which keeps synth output deterministic.
+    :param codebuild_project: the CodeBuild project that pushes the image: a failed build
+        ends the wait at once.
+    :param pipeline: the CodePipeline that pushes the image: a failed execution ends the wait.
+    :param trigger_build_on_missing: start the project (or the pipeline) once when the first
+        look finds no image.
+    :param log_retention: retention of the shared provider's log groups (default one week);
+        every waiter of a stack must agree.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        repository: ecr.IRepository,
+        tag: str | None = None,
+        digest: str | None = None,
+        timeout: Duration = DEFAULT_TIMEOUT,
+        interval: Duration | None = None,
+        registry_id: str | None = None,
+        architecture: lambda_.Architecture = lambda_.Architecture.X86_64,
+        lambda_compatible: bool = True,
+        wait_for_repository: bool = False,
+        resolve_on_every_deploy: bool = False,
+        codebuild_project: codebuild.IProject | None = None,
+        pipeline: codepipeline.IPipeline | None = None,
+        trigger_build_on_missing: bool = False,
+        log_retention: logs.RetentionDays | None = None,
+    ) -> None:
+        super().__init__(scope, id)
+        where = self.node.path
+        timeout_seconds = _timeout_seconds(timeout, where)
+        interval_seconds = _interval_seconds(interval, timeout_seconds, where)
+        arch = _architecture_name(architecture, where)
+        if tag is not None and digest is not None:
+            raise InvalidInputError(
+                f"{where}: both tag={tag!r} and digest={digest!r} were given: a waiter waits "
+                "for one image, give either the tag or the digest"
+            )
+        if tag is None and digest is None:
+            tag = names.DEFAULT_TAG
+        _check(validate_tag, tag, where, "tag")
+        _check(validate_digest, digest, where, "digest")
+        _check(validate_registry_id, registry_id, where, "registry_id")
+        if trigger_build_on_missing and codebuild_project is None and pipeline is None:
+            raise InvalidInputError(
+                f"{where}: trigger_build_on_missing=True needs something to start: give "
+                "codebuild_project= or pipeline=, or leave trigger_build_on_missing off"
+            )
+        if trigger_build_on_missing and codebuild_project is not None and pipeline is not None:
+            raise InvalidInputError(
+                f"{where}: trigger_build_on_missing=True with both codebuild_project and "
+                "pipeline would not say which one to start: give only one of them, or leave "
+                "trigger_build_on_missing off"
+            )
+
+        self._repository = repository
+        self._architecture = architecture
+        self.provider = EcrImageWaiterProvider.of(self, log_retention=log_retention)
+        self.provider.grant_repository_read(_repository_arn(self, repository, registry_id))
+
+        properties: dict[str, str] = {
+            names.PROP_REPOSITORY_NAME: repository.repository_name,
+            names.PROP_TIMEOUT_SECONDS: str(timeout_seconds),
+            names.PROP_INTERVAL_SECONDS: str(interval_seconds),
+            names.PROP_ARCHITECTURE: arch,
+            names.PROP_LAMBDA_COMPATIBLE: _flag(lambda_compatible),
+            names.PROP_WAIT_FOR_REPOSITORY: _flag(wait_for_repository),
+        }
+        if digest is not None:
+            properties[names.PROP_IMAGE_DIGEST] = digest
+        else:
+            properties[names.PROP_IMAGE_TAG] = str(tag)
+        if registry_id is not None:
+            properties[names.PROP_REGISTRY_ID] = registry_id
+        if codebuild_project is not None:
+            properties[names.PROP_CODEBUILD_PROJECT_NAME] = codebuild_project.project_name
+            self.provider.grant_codebuild_project(
+                codebuild_project.project_arn, start=trigger_build_on_missing
+            )
+        if pipeline is not None:
+            properties[names.PROP_PIPELINE_NAME] = pipeline.pipeline_name
+            self.provider.grant_pipeline(pipeline.pipeline_arn, start=trigger_build_on_missing)
+        if trigger_build_on_missing:
+            properties[names.PROP_TRIGGER_BUILD_ON_MISSING] = _flag(True)
+        if resolve_on_every_deploy:
+            # A new value on every synth: CloudFormation sends an Update, which re-resolves.
+            properties[names.PROP_RESOLVE_NONCE] = uuid.uuid4().hex
+
+        self.resource = CustomResource(
+            self,
+            "Resource",
+            service_token=self.provider.service_token,
+            resource_type=names.RESOURCE_TYPE,
+            properties=properties,
+        )
+
+    @staticmethod
+    def service_token(scope: Construct) -> str:
+        """The ServiceToken of the provider shared by the waiters of ``scope``'s stack.
+
+        Any template can then declare a ``Custom::EcrImageWaiter`` with the original design's
+        properties (``RepositoryName``, ``ImageTag``, ``MaxRetries``, ``RetryDelaySeconds``).
+        Grant the repositories such templates wait for with
+        ``EcrImageWaiterProvider.of(scope).grant_repository_read(arn)``.
+        """
+        return EcrImageWaiterProvider.of(scope).service_token
+
+    @property
+    def repository(self) -> ecr.IRepository:
+        """The repository waited for."""
+        return self._repository
+
+    @property
+    def architecture(self) -> lambda_.Architecture:
+        """The architecture the image was checked for: give the function the same."""
+        return self._architecture
+
+    @property
+    def image_digest(self) -> str:
+        """``sha256:<hex>`` of the resolved image (the platform child of an image index)."""
+        return self.resource.get_att_string(names.ATTR_IMAGE_DIGEST)
+
+    @property
+    def image_digest_hex(self) -> str:
+        """The 64 hex characters of :attr:`image_digest`."""
+        return self.resource.get_att_string(names.ATTR_IMAGE_DIGEST_HEX)
+
+    @property
+    def image_uri(self) -> str:
+        """``<repository uri>@sha256:<hex>``: the digest-pinned image URI."""
+        return self.resource.get_att_string(names.ATTR_IMAGE_URI)
+
+    @property
+    def image_tag(self) -> str:
+        """The tag waited for (empty when waiting for a digest)."""
+        return self.resource.get_att_string(names.ATTR_IMAGE_TAG)
+
+    @property
+    def repository_uri(self) -> str:
+        """The repository URI, as the Lambda code resolved it."""
+        return self.resource.get_att_string(names.ATTR_REPOSITORY_URI)
+
+    def docker_image_code(self, **kwargs: Any) -> lambda_.DockerImageCode:
+        """Code for a ``DockerImageFunction`` pinned to the resolved digest.
+
+        The ImageUri is ``<repository uri>@sha256:`` + the waiter's ``ImageDigestHex``. The
+        ``sha256:`` prefix must be written here: ``DockerImageCode.from_ecr`` picks ``@`` over
+        ``:`` by testing the unresolved value, so a bare digest token would give the invalid
+        ``repo:sha256:...``. ``kwargs`` go to ``from_ecr`` (``cmd``, ``entrypoint``,
+        ``working_directory``).
+        """
+        return lambda_.DockerImageCode.from_ecr(
+            self._repository, tag_or_digest="sha256:" + self.image_digest_hex, **kwargs
+        )
+
+
+def _flag(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def _whole_seconds(value: Duration, where: str, name: str) -> int:
+    seconds = value.to_seconds()
+    if not float(seconds).is_integer():
+        raise InvalidInputError(
+            f"{where}: {name}={seconds} s is not a whole number of seconds: give "
+            f"{name}=Duration.seconds(N) with a whole N"
+        )
+    return int(seconds)
+
+
+def _timeout_seconds(timeout: Duration, where: str) -> int:
+    seconds = _whole_seconds(timeout, where, "timeout")
+    if seconds < 1:
+        raise InvalidInputError(
+            f"{where}: timeout={seconds} s is too short: give at least Duration.seconds(1)"
+        )
+    if seconds > names.MAX_TIMEOUT_SECONDS:
+        raise InvalidInputError(
+            f"{where}: timeout={seconds} s cannot fire before CloudFormation stops waiting for "
+            f"a custom resource ({names.CLOUDFORMATION_MAX_SECONDS} s); the largest accepted "
+            f"timeout is {names.MAX_TIMEOUT_SECONDS} s "
+            f"(Duration.minutes({names.MAX_TIMEOUT_SECONDS // 60})): give that or less"
+        )
+    return seconds
+
+
+def _interval_seconds(interval: Duration | None, timeout_seconds: int, where: str) -> int:
+    if interval is None:
+        return names.DEFAULT_QUERY_INTERVAL_SECONDS
+    seconds = _whole_seconds(interval, where, "interval")
+    if seconds < names.DEFAULT_QUERY_INTERVAL_SECONDS:
+        raise InvalidInputError(
+            f"{where}: interval={seconds} s is shorter than the provider's query interval: "
+            "the Provider framework calls the waiter every "
+            f"{names.DEFAULT_QUERY_INTERVAL_SECONDS} s, give "
+            f"interval=Duration.seconds({names.DEFAULT_QUERY_INTERVAL_SECONDS}) or more"
+        )
+    if seconds > timeout_seconds:
+        raise InvalidInputError(
+            f"{where}: interval={seconds} s is longer than timeout={timeout_seconds} s, so "
+            "the image would be looked for only once: give an interval no longer than the "
+            "timeout"
+        )
+    return seconds
+
+
+def _architecture_name(architecture: lambda_.Architecture, where: str) -> str:
+    name = architecture.name
+    if name not in names.ARCHITECTURES:
+        raise InvalidInputError(
+            f"{where}: architecture {name!r} is not one Lambda runs: give "
+            "aws_lambda.Architecture.X86_64 or aws_lambda.Architecture.ARM_64"
+        )
+    return name
+
+
+def _check(validator: Callable[[str], str], value: str | None, where: str, name: str) -> None:
+    """Validate ``value`` unless it is absent or only known at deploy time (a token)."""
+    if value is None or Token.is_unresolved(value):
+        return
+    try:
+        validator(value)
+    except InvalidInputError as error:
+        raise InvalidInputError(f"{where}: {name}: {error}") from error
+
+
+def _repository_arn(scope: Construct, repository: ecr.IRepository, registry_id: str | None) -> str:
+    """The ARN to grant reads on: the repository's own, or in ``registry_id``'s account."""
+    stack = Stack.of(scope)
+    if registry_id is None or registry_id == stack.account:
+        return repository.repository_arn
+    return stack.format_arn(
+        service="ecr",
+        resource="repository",
+        resource_name=repository.repository_name,
+        account=registry_id,
+    )
