@@ -133,3 +133,24 @@ PHYSICAL_ID_MAX_BYTES: Final = 1024
 ARCH_X86_64: Final = "x86_64"
 ARCH_ARM64: Final = "arm64"
 ARCHITECTURES: Final = (ARCH_X86_64, ARCH_ARM64)
+
+# --- IAM actions the Lambda code calls (Service Authorization Reference: each of these
+# --- takes the named resource type, so a policy can name the project or pipeline ARN) ----
+
+#: ECR reads: DescribeImages finds the image, BatchGetImage reads its manifest (image
+#: indexes, media types). Resource: the repository ARN.
+ECR_DESCRIBE_ACTION: Final = "ecr:DescribeImages"
+ECR_BATCH_GET_IMAGE_ACTION: Final = "ecr:BatchGetImage"
+#: Watching a CodeBuild project's builds. Resource: the project ARN
+#: (``arn:<partition>:codebuild:<region>:<account>:project/<name>``).
+CODEBUILD_READ_ACTIONS: Final = ("codebuild:ListBuildsForProject", "codebuild:BatchGetBuilds")
+#: Starting a build (TriggerBuildOnMissing). Resource: the project ARN.
+CODEBUILD_TRIGGER_ACTIONS: Final = ("codebuild:StartBuild",)
+#: Watching a pipeline's executions and finding the failed stage. Resource: the pipeline
+#: ARN (``arn:<partition>:codepipeline:<region>:<account>:<name>``).
+CODEPIPELINE_READ_ACTIONS: Final = (
+    "codepipeline:ListPipelineExecutions",
+    "codepipeline:ListActionExecutions",
+)
+#: Starting a pipeline execution (TriggerBuildOnMissing). Resource: the pipeline ARN.
+CODEPIPELINE_TRIGGER_ACTIONS: Final = ("codepipeline:StartPipelineExecution",)

@@ -58,6 +58,22 @@ _INVALID = Rule(
     "check the repository name, tag or digest and the registry id",
 )
 
+_UNUSABLE = Rule(
+    Verdict.NEVER,
+    Kind.UNUSABLE_IMAGE,
+    "push a single-platform image for the function's architecture",
+)
+_PIPELINE = Rule(
+    Verdict.NEVER,
+    Kind.PIPELINE_FAILED,
+    "fix the failure shown in the build log, run the build again, then retry the deployment",
+)
+_INVALID_SOURCE = Rule(
+    Verdict.NEVER,
+    Kind.INVALID_REQUEST,
+    "check the CodeBuild project or pipeline name and its region",
+)
+
 #: Error code -> rule. Codes are those ECR and the AWS common errors document
 #: (ECR API Reference, DescribeImages "Errors" and "Common Errors").
 TABLE: dict[str, Rule] = {
@@ -107,6 +123,32 @@ TABLE: dict[str, Rule] = {
     "ExpiredTokenException": _CREDENTIALS,
     "ExpiredToken": _CREDENTIALS,
     "NoCredentials": _CREDENTIALS,
+    # BatchGetImage failures[].failureCode values not listed above (ECR API Reference,
+    # ImageFailure.failureCode): pull-through cache upstream trouble, archived images.
+    "UpstreamAccessDenied": Rule(
+        Verdict.NEVER,
+        Kind.ACCESS_DENIED,
+        "check the credentials of the pull-through cache rule for the upstream registry",
+    ),
+    "UpstreamTooManyRequests": _TRANSIENT,
+    "UpstreamUnavailable": _TRANSIENT,
+    "ImageInaccessible": Rule(
+        Verdict.NEVER,
+        Kind.UNUSABLE_IMAGE,
+        "the image cannot be pulled (for example it is archived): restore it or push it again",
+    ),
+    # The image is there but Lambda cannot run it (engine.manifest); the observation
+    # carries a remedy specific to what was found.
+    "UnsupportedMediaType": _UNUSABLE,
+    "NotAnImage": _UNUSABLE,
+    "NoMatchingPlatform": _UNUSABLE,
+    "InvalidManifest": _UNUSABLE,
+    # The build or pipeline that should push the image has failed (engine.pipeline).
+    "BuildFailed": _PIPELINE,
+    "PipelineExecutionFailed": _PIPELINE,
+    # A CodeBuild project (ResourceNotFoundException) or pipeline that does not exist.
+    "ResourceNotFoundException": _INVALID_SOURCE,
+    "PipelineNotFoundException": _INVALID_SOURCE,
     # The request is wrong.
     "InvalidParameterException": _INVALID,
     "ValidationException": _INVALID,

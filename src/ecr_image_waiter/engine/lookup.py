@@ -45,6 +45,21 @@ def make_client(region: str | None = None, *, max_attempts: int | None = None) -
     return boto3.client("ecr", region_name=region, config=config)
 
 
+def make_service_client(service: str, region: str | None = None) -> Any:
+    """A client for another AWS service (``codebuild``, ``codepipeline``), configured like
+    :func:`make_client`: standard AWS configuration, botocore's standard retries."""
+    import boto3
+    from botocore.config import Config
+
+    config = Config(
+        retries=dict(RETRY_CONFIG),  # type: ignore[arg-type]
+        connect_timeout=CONNECT_TIMEOUT_SECONDS,
+        read_timeout=READ_TIMEOUT_SECONDS,
+        user_agent_extra="ecr-image-waiter",
+    )
+    return boto3.client(service, region_name=region, config=config)  # type: ignore[call-overload]
+
+
 class EcrLookup:
     """Looks one image reference up in ECR and classifies the answer."""
 
