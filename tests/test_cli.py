@@ -486,4 +486,6 @@ def test_live_progress_shows_the_countdown(moto_ecr: Any) -> None:
         clock=fake.clock, sleep=fake.sleep, stderr=err,
     )  # fmt: skip
     assert run.status is ExitStatus.TIMEOUT
-    assert "not yet (ImageNotFoundException), 1 checks, 0s, next check in 7s" in run.stderr
+    assert (
+        "not yet (ImageNotFoundException), 1 checks, 0.0s elapsed, next check in 7.0s" in run.stderr
+    )

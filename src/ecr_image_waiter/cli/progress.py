@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, TextIO
 
+from ecr_image_waiter.cli.durations import format_duration
 from ecr_image_waiter.engine import Attempt, Verdict
 from ecr_image_waiter.engine.image import Observation
 
@@ -147,9 +148,10 @@ class LiveProgress:
 
     def _line(self, row: _Row, now: float) -> str:
         elapsed = (row.last_at if row.done and row.last_at is not None else now) - self._start
-        text = f"{row.label:<{self._width}}  {row.state}, {row.attempts} checks, {elapsed:.0f}s"
+        text = f"{row.label:<{self._width}}  {row.state}, {row.attempts} checks, "
+        text += f"{format_duration(elapsed)} elapsed"
         if not row.done and row.next_at is not None:
-            text += f", next check in {max(0.0, row.next_at - now):.0f}s"
+            text += f", next check in {format_duration(max(0.0, row.next_at - now))}"
         return text
 
     def _redraw(self) -> None:
