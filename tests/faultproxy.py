@@ -568,3 +568,39 @@ def waiter_client(endpoint: str, *, total_attempts: int = 3, read_timeout: float
         read_timeout=read_timeout,
     )
     return boto3.client("ecr", region_name="us-east-1", endpoint_url=endpoint, config=config)
+
+
+class Tally:
+    """Generated inputs tried by one suite, and how many ended as they should."""
+
+    def __init__(self, suite: str) -> None:
+        self.suite = suite
+        self.labels: Counter[str] = Counter()
+        self.correct = 0
+        self.wrong = 0
+
+    def add(self, label: str, ok: bool) -> bool:
+        self.labels[label] += 1
+        if ok:
+            self.correct += 1
+        else:
+            self.wrong += 1
+        return ok
+
+    @property
+    def tried(self) -> int:
+        return self.correct + self.wrong
+
+    def flush(self) -> None:
+        """Write the figures to the run's log (if any) and start again from zero."""
+        if self.tried:
+            record(
+                "fuzz",
+                suite=self.suite,
+                tried=self.tried,
+                correct=self.correct,
+                wrong=self.wrong,
+                labels=dict(self.labels),
+            )
+        self.labels.clear()
+        self.correct = self.wrong = 0
