@@ -191,7 +191,7 @@ class ApiStack(Stack):
             role = iam.Role(
                 self,
                 f"{name}FunctionRole",
-                assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),  # type: ignore[arg-type]
+                assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             )
             log_group.grant_write(role)
             self.waiters[key] = waiter

@@ -10,7 +10,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ecr_image_waiter.construct import EcrImageWaiter
 
 __version__ = "0.1.0"
 

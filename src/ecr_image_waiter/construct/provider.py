@@ -28,7 +28,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import custom_resources as cr
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from ecr_image_waiter import names
 from ecr_image_waiter.construct.asset import staged_asset_dir
@@ -226,7 +226,7 @@ class EcrImageWaiterProvider(Construct):
         ]
         Validations.of(self).acknowledge(*acknowledgments)
 
-    def _logical_id(self, construct: Construct) -> str:
+    def _logical_id(self, construct: IConstruct) -> str:
         child = construct.node.default_child
         assert isinstance(child, CfnElement)  # noqa: S101  (a Function's CfnFunction)
         return str(Stack.of(self).resolve(child.logical_id))
@@ -238,7 +238,7 @@ class EcrImageWaiterProvider(Construct):
         role = iam.Role(
             self,
             id,
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),  # type: ignore[arg-type]
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description="ecr-image-waiter: writes its own logs only",
         )
         log_group.grant_write(role)

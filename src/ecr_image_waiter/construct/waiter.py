@@ -220,13 +220,13 @@ def _flag(value: bool) -> str:
 
 
 def _whole_seconds(value: Duration, where: str, name: str) -> int:
-    seconds = value.to_seconds()
-    if not float(seconds).is_integer():
+    millis = value.to_milliseconds()
+    if millis % 1000:
         raise InvalidInputError(
-            f"{where}: {name}={seconds} s is not a whole number of seconds: give "
+            f"{where}: {name}={millis / 1000:g} s is not a whole number of seconds: give "
             f"{name}=Duration.seconds(N) with a whole N"
         )
-    return int(seconds)
+    return int(millis // 1000)
 
 
 def _timeout_seconds(timeout: Duration, where: str) -> int:

@@ -1,0 +1,415 @@
+"""The EcrImageWaiter construct: what it synthesizes, and what it refuses at synth.
+
+One app with three stacks is synthesized once for the module; the validation tests only
+construct (no synth).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk import App, CfnOutput, CfnParameter, Duration, Environment, Stack
+from aws_cdk import aws_codebuild as codebuild
+from aws_cdk import aws_codepipeline as codepipeline
+from aws_cdk import aws_ecr as ecr
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk.assertions import Template
+
+from ecr_image_waiter import names
+from ecr_image_waiter.construct import EcrImageWaiter, EcrImageWaiterProvider
+from ecr_image_waiter.errors import InvalidInputError
+from tests.test_example import as_list, policy_statements, templates, wildcard_grants
+
+pytestmark = pytest.mark.synth
+
+ENV = Environment(account="123456789012", region="us-east-1")
+OTHER_ACCOUNT = "210987654321"
+DIGEST = "sha256:" + "ab" * 32
+PIPELINE_ARN = "arn:aws:codepipeline:us-east-1:123456789012:image-pipeline"
+
+
+def build(outdir: Path) -> dict[str, Any]:
+    app = App(outdir=str(outdir))
+    handles: dict[str, Any] = {}
+
+    main = Stack(app, "Main", env=ENV)
+    repo = ecr.Repository(main, "Repo")
+    tagged = EcrImageWaiter(
+        main, "Tagged", repository=repo, tag="v1", architecture=lambda_.Architecture.ARM_64
+    )
+    pinned = EcrImageWaiter(
+        main,
+        "Pinned",
+        repository=repo,
+        digest=DIGEST,
+        timeout=Duration.seconds(100),
+        interval=Duration.seconds(7),  # does not divide 100: fine
+    )
+    lambda_.DockerImageFunction(
+        main, "Fn", code=tagged.docker_image_code(), architecture=tagged.architecture
+    )
+    CfnOutput(main, "Token", value=EcrImageWaiter.service_token(main))
+    CfnOutput(main, "Uri", value=tagged.image_uri)
+    handles.update(tagged=tagged, pinned=pinned)
+
+    options = Stack(app, "Options", env=ENV)
+    imported = ecr.Repository.from_repository_name(options, "Imported", "team/app")
+    other = ecr.Repository.from_repository_name(options, "Other", "team/other")
+    project = codebuild.Project.from_project_name(options, "Build", "image-build")
+    pipeline = codepipeline.Pipeline.from_pipeline_arn(options, "Pipeline", PIPELINE_ARN)
+    EcrImageWaiter(
+        options,
+        "CrossAccount",
+        repository=imported,
+        registry_id=OTHER_ACCOUNT,
+        codebuild_project=project,
+        trigger_build_on_missing=True,
+        wait_for_repository=True,
+        lambda_compatible=False,
+        log_retention=logs.RetentionDays.ONE_MONTH,
+    )
+    EcrImageWaiter(options, "ByPipeline", repository=other, pipeline=pipeline)
+    EcrImageWaiter(options, "Again", repository=other, tag="v2", pipeline=pipeline)
+
+    defaults = Stack(app, "Defaults")  # no account or region: environment-agnostic
+    EcrImageWaiter(
+        defaults, "Plain", repository=ecr.Repository.from_repository_name(defaults, "R", "plain")
+    )
+
+    app.synth()
+    handles["templates"] = templates(outdir)
+    return handles
+
+
+@pytest.fixture(scope="module")
+def synthesized(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    return build(tmp_path_factory.mktemp("construct") / "cdk.out")
+
+
+def of_type(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
+
+
+def waiter(template: dict[str, Any], prefix: str) -> dict[str, Any]:
+    (found,) = [
+        v for k, v in of_type(template, names.RESOURCE_TYPE).items() if k.startswith(prefix)
+    ]
+    return dict(found["Properties"])
+
+
+def role_statements(template: dict[str, Any], handler: str) -> list[dict[str, Any]]:
+    """The statements of the role of our function with ``handler``."""
+    (function,) = [
+        f
+        for f in of_type(template, "AWS::Lambda::Function").values()
+        if f["Properties"].get("Handler") == handler
+    ]
+    role = function["Properties"]["Role"]["Fn::GetAtt"][0]
+    return [
+        statement
+        for policy in of_type(template, "AWS::IAM::Policy").values()
+        if {"Ref": role} in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def non_log_actions(statements: list[dict[str, Any]]) -> list[tuple[tuple[str, ...], str]]:
+    return sorted(
+        (tuple(as_list(s["Action"])), json.dumps(s["Resource"], sort_keys=True))
+        for s in statements
+        if not as_list(s["Action"])[0].startswith("logs:")
+    )
+
+
+# --- the synthesized template ----------------------------------------------------------------
+
+
+def test_image_uri_is_repo_at_sha256_of_the_digest_hex_attribute(synthesized: dict[str, Any]):
+    main = synthesized["templates"]["Main"]
+    (function,) = [
+        f
+        for f in of_type(main, "AWS::Lambda::Function").values()
+        if "ImageUri" in f["Properties"]["Code"]
+    ]
+    tagged_id = next(k for k in of_type(main, names.RESOURCE_TYPE) if k.startswith("Tagged"))
+    repo_id = next(iter(of_type(main, "AWS::ECR::Repository")))
+    uri = function["Properties"]["Code"]["ImageUri"]
+    assert uri == {
+        "Fn::Join": [
+            "",
+            [
+                {"Fn::Select": [4, {"Fn::Split": [":", {"Fn::GetAtt": [repo_id, "Arn"]}]}]},
+                ".dkr.ecr.",
+                {"Fn::Select": [3, {"Fn::Split": [":", {"Fn::GetAtt": [repo_id, "Arn"]}]}]},
+                ".",
+                {"Ref": "AWS::URLSuffix"},
+                "/",
+                {"Ref": repo_id},
+                "@sha256:",
+                {"Fn::GetAtt": [tagged_id, names.ATTR_IMAGE_DIGEST_HEX]},
+            ],
+        ]
+    }
+    assert "DependsOn" not in function or tagged_id not in function["DependsOn"]
+    assert function["Properties"]["Architectures"] == ["arm64"]
+
+
+def test_attributes_are_getatts_of_the_resource(synthesized: dict[str, Any]):
+    tagged: EcrImageWaiter = synthesized["tagged"]
+    stack = Stack.of(tagged)
+    logical = stack.resolve(tagged.resource.node.default_child.logical_id)  # type: ignore[union-attr]
+    for value, attr in [
+        (tagged.image_digest, names.ATTR_IMAGE_DIGEST),
+        (tagged.image_digest_hex, names.ATTR_IMAGE_DIGEST_HEX),
+        (tagged.image_uri, names.ATTR_IMAGE_URI),
+        (tagged.image_tag, names.ATTR_IMAGE_TAG),
+        (tagged.repository_uri, names.ATTR_REPOSITORY_URI),
+    ]:
+        assert stack.resolve(value) == {"Fn::GetAtt": [logical, attr]}
+    assert tagged.architecture.name == "arm64"
+
+
+def test_properties_are_strings_with_the_given_settings(synthesized: dict[str, Any]):
+    main = synthesized["templates"]["Main"]
+    tagged = waiter(main, "Tagged")
+    pinned = waiter(main, "Pinned")
+    assert tagged.pop(names.PROP_SERVICE_TOKEN) == pinned.pop(names.PROP_SERVICE_TOKEN)
+    assert tagged.pop(names.PROP_REPOSITORY_NAME) == {
+        "Ref": next(iter(of_type(main, "AWS::ECR::Repository")))
+    }
+    pinned.pop(names.PROP_REPOSITORY_NAME)
+    assert tagged == {
+        names.PROP_IMAGE_TAG: "v1",
+        names.PROP_TIMEOUT_SECONDS: "1800",
+        names.PROP_INTERVAL_SECONDS: "5",
+        names.PROP_ARCHITECTURE: "arm64",
+        names.PROP_LAMBDA_COMPATIBLE: "true",
+        names.PROP_WAIT_FOR_REPOSITORY: "false",
+    }
+    assert pinned == {
+        names.PROP_IMAGE_DIGEST: DIGEST,
+        names.PROP_TIMEOUT_SECONDS: "100",
+        names.PROP_INTERVAL_SECONDS: "7",
+        names.PROP_ARCHITECTURE: "x86_64",
+        names.PROP_LAMBDA_COMPATIBLE: "true",
+        names.PROP_WAIT_FOR_REPOSITORY: "false",
+    }
+    options = synthesized["templates"]["Options"]
+    cross = waiter(options, "CrossAccount")
+    assert cross[names.PROP_REPOSITORY_NAME] == "team/app"
+    assert cross[names.PROP_REGISTRY_ID] == OTHER_ACCOUNT
+    assert cross[names.PROP_CODEBUILD_PROJECT_NAME] == "image-build"
+    assert cross[names.PROP_TRIGGER_BUILD_ON_MISSING] == "true"
+    assert cross[names.PROP_WAIT_FOR_REPOSITORY] == "true"
+    assert cross[names.PROP_LAMBDA_COMPATIBLE] == "false"
+    assert names.PROP_RESOLVE_NONCE not in cross
+    by_pipeline = waiter(options, "ByPipeline")
+    assert by_pipeline[names.PROP_PIPELINE_NAME] == "image-pipeline"
+    assert by_pipeline[names.PROP_IMAGE_TAG] == names.DEFAULT_TAG
+    assert names.PROP_TRIGGER_BUILD_ON_MISSING not in by_pipeline
+    plain = waiter(synthesized["templates"]["Defaults"], "Plain")
+    assert plain[names.PROP_IMAGE_TAG] == "latest"
+    for template in synthesized["templates"].values():
+        for resource in of_type(template, names.RESOURCE_TYPE).values():
+            for key, value in resource["Properties"].items():
+                assert key in names.ALL_PROPERTIES
+                assert isinstance(value, str) or key in (
+                    names.PROP_SERVICE_TOKEN,
+                    names.PROP_REPOSITORY_NAME,
+                ), (key, value)
+
+
+def test_one_provider_per_stack_shared_by_every_waiter(synthesized: dict[str, Any]):
+    for name, template in synthesized["templates"].items():
+        waiters = of_type(template, names.RESOURCE_TYPE)
+        tokens = {json.dumps(w["Properties"][names.PROP_SERVICE_TOKEN]) for w in waiters.values()}
+        assert len(tokens) == 1, name
+        assert len(of_type(template, "AWS::StepFunctions::StateMachine")) == 1, name
+        ours = [
+            f["Properties"]
+            for f in of_type(template, "AWS::Lambda::Function").values()
+            if f["Properties"].get("Runtime", "").startswith("python")
+        ]
+        assert sorted(f["Handler"] for f in ours) == sorted(
+            [names.HANDLER_ON_EVENT, names.HANDLER_IS_COMPLETE]
+        )
+        for props in ours:
+            assert props["Runtime"] == "python3.14"
+            assert props["Architectures"] == ["arm64"]
+            assert props["MemorySize"] == 128
+            assert props["Environment"]["Variables"][names.ENV_QUERY_INTERVAL_SECONDS] == "5"
+            assert props["Timeout"] == (30 if props["Handler"] == names.HANDLER_ON_EVENT else 60)
+            assert "LogGroup" in props["LoggingConfig"]
+    main = synthesized["templates"]["Main"]
+    output = main["Outputs"]["Token"]["Value"]
+    assert output == waiter(main, "Tagged")[names.PROP_SERVICE_TOKEN]
+
+
+def test_provider_polls_every_5_s_for_at_most_3570_s(synthesized: dict[str, Any]):
+    main = synthesized["templates"]["Main"]
+    (machine,) = of_type(main, "AWS::StepFunctions::StateMachine").values()
+    definition = json.dumps(machine["Properties"]["DefinitionString"])
+    assert '\\"IntervalSeconds\\":5' in definition
+    assert f'\\"MaxAttempts\\":{names.PROVIDER_TOTAL_TIMEOUT_SECONDS // 5}' in definition
+    assert names.PROVIDER_TOTAL_TIMEOUT_SECONDS > names.MAX_TIMEOUT_SECONDS
+    assert names.PROVIDER_TOTAL_TIMEOUT_SECONDS < names.CLOUDFORMATION_MAX_SECONDS
+
+
+def test_log_groups_have_a_retention(synthesized: dict[str, Any]):
+    expected = {"Main": 7, "Options": 30, "Defaults": 7}
+    for name, template in synthesized["templates"].items():
+        groups = of_type(template, "AWS::Logs::LogGroup")
+        assert len(groups) == 3, name  # on_event, is_complete, the framework's functions
+        assert {g["Properties"]["RetentionInDays"] for g in groups.values()} == {expected[name]}
+        for function in of_type(template, "AWS::Lambda::Function").values():
+            if "ImageUri" not in function["Properties"]["Code"]:  # the provider's functions
+                assert "LogGroup" in function["Properties"]["LoggingConfig"], name
+
+
+def test_only_is_complete_gets_ecr_reads_on_the_repository_once(synthesized: dict[str, Any]):
+    main = synthesized["templates"]["Main"]
+    repo_id = next(iter(of_type(main, "AWS::ECR::Repository")))
+    # Two waiters on one repository: one statement.
+    assert non_log_actions(role_statements(main, names.HANDLER_IS_COMPLETE)) == [
+        (("ecr:DescribeImages", "ecr:BatchGetImage"), json.dumps({"Fn::GetAtt": [repo_id, "Arn"]}))
+    ]
+    assert non_log_actions(role_statements(main, names.HANDLER_ON_EVENT)) == []
+    for template in synthesized["templates"].values():
+        assert wildcard_grants(template) == []
+        for _, statement in policy_statements(template):
+            if statement["Effect"] == "Allow":
+                assert statement.get("Resource") != "*"
+
+
+def test_codebuild_pipeline_and_cross_account_grants(synthesized: dict[str, Any]):
+    options = synthesized["templates"]["Options"]
+    grants = non_log_actions(role_statements(options, names.HANDLER_IS_COMPLETE))
+    text = json.dumps(grants)
+    # The cross-account repository is named in the registry's account.
+    assert f":ecr:us-east-1:{OTHER_ACCOUNT}:repository/team/app" in text
+    assert ":ecr:us-east-1:123456789012:repository/team/other" in text
+    actions = [a for action_group, _ in grants for a in action_group]
+    assert actions.count("ecr:DescribeImages") == 2  # two repositories, three waiters
+    assert actions.count("codebuild:StartBuild") == 1  # triggering waiter
+    assert actions.count("codebuild:BatchGetBuilds") == 1
+    assert actions.count("codepipeline:GetPipelineState") == 1  # two waiters, one pipeline
+    assert "codepipeline:StartPipelineExecution" not in actions  # nobody asked to trigger
+    for action_group, resource in grants:
+        if action_group[0].startswith("codebuild:"):
+            assert ":project/image-build" in resource
+        if action_group[0].startswith("codepipeline:"):
+            assert resource == json.dumps(PIPELINE_ARN)
+    assert non_log_actions(role_statements(options, names.HANDLER_ON_EVENT)) == []
+
+
+def test_resolve_on_every_deploy_adds_a_fresh_nonce_per_synth():
+    nonces = []
+    for _ in range(2):
+        app = App()
+        stack = Stack(app, "S", env=ENV)
+        repo = ecr.Repository.from_repository_name(stack, "R", "repo")
+        EcrImageWaiter(stack, "W", repository=repo, resolve_on_every_deploy=True)
+        props = next(iter(Template.from_stack(stack).find_resources(names.RESOURCE_TYPE).values()))
+        nonces.append(props["Properties"][names.PROP_RESOLVE_NONCE])
+    assert all(isinstance(n, str) and n for n in nonces)
+    assert nonces[0] != nonces[1]
+
+
+# --- synth-time validation -------------------------------------------------------------
+
+
+def new_stack() -> tuple[Stack, ecr.IRepository]:
+    stack = Stack(App(), "S", env=ENV)
+    return stack, ecr.Repository.from_repository_name(stack, "R", "repo")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "patterns"),
+    [
+        ({"tag": "v1", "digest": DIGEST}, ["both tag='v1' and digest=", "either the tag or"]),
+        ({"tag": "bad tag!"}, ["tag", "'bad tag!'", "not valid"]),
+        ({"digest": "sha256:xyz"}, ["digest", "'sha256:xyz'", "64 lowercase hex"]),
+        ({"registry_id": "12345"}, ["registry_id", "'12345'", "12-digit"]),
+        ({"timeout": Duration.hours(1)}, ["timeout=3600 s", "3540 s", "Duration.minutes(59)"]),
+        ({"timeout": Duration.seconds(3541)}, ["timeout=3541 s", "largest accepted"]),
+        ({"timeout": Duration.seconds(0)}, ["timeout=0 s", "at least Duration.seconds(1)"]),
+        ({"timeout": Duration.millis(1500)}, ["timeout=1.5 s", "whole number"]),
+        ({"interval": Duration.seconds(2)}, ["interval=2 s", "Duration.seconds(5) or more"]),
+        (
+            {"timeout": Duration.seconds(30), "interval": Duration.minutes(1)},
+            ["interval=60 s", "timeout=30 s"],
+        ),
+        ({"trigger_build_on_missing": True}, ["trigger_build_on_missing", "codebuild_project="]),
+    ],
+)
+def test_bad_settings_are_refused_with_value_rule_and_remedy(
+    kwargs: dict[str, Any], patterns: list[str]
+) -> None:
+    stack, repo = new_stack()
+    with pytest.raises(InvalidInputError) as caught:
+        EcrImageWaiter(stack, "W", repository=repo, **kwargs)
+    message = str(caught.value)
+    assert message.startswith("S/W: ")
+    for pattern in patterns:
+        assert pattern in message
+
+
+def test_trigger_with_both_project_and_pipeline_is_refused():
+    stack, repo = new_stack()
+    project = codebuild.Project.from_project_name(stack, "P", "p")
+    pipeline = codepipeline.Pipeline.from_pipeline_arn(stack, "Pl", PIPELINE_ARN)
+    with pytest.raises(InvalidInputError, match="give only one of them"):
+        EcrImageWaiter(
+            stack,
+            "W",
+            repository=repo,
+            codebuild_project=project,
+            pipeline=pipeline,
+            trigger_build_on_missing=True,
+        )
+
+
+def test_largest_timeout_and_smallest_interval_are_accepted():
+    stack, repo = new_stack()
+    EcrImageWaiter(
+        stack,
+        "W",
+        repository=repo,
+        timeout=Duration.seconds(names.MAX_TIMEOUT_SECONDS),
+        interval=Duration.seconds(names.DEFAULT_QUERY_INTERVAL_SECONDS),
+    )
+    EcrImageWaiter(stack, "Short", repository=repo, timeout=Duration.seconds(1))
+
+
+def test_deploy_time_values_are_not_validated_at_synth():
+    stack, repo = new_stack()
+    tag = CfnParameter(stack, "Tag").value_as_string
+    account = CfnParameter(stack, "Account").value_as_string
+    waiter = EcrImageWaiter(stack, "W", repository=repo, tag=tag, registry_id=account)
+    assert waiter.node.id == "W"
+
+
+def test_conflicting_log_retention_in_one_stack_is_refused():
+    stack, repo = new_stack()
+    EcrImageWaiter(stack, "A", repository=repo, log_retention=logs.RetentionDays.ONE_MONTH)
+    EcrImageWaiter(stack, "B", repository=repo)  # no retention: takes the provider's
+    with pytest.raises(
+        InvalidInputError, match="log_retention=ONE_WEEK differs from the ONE_MONTH"
+    ):
+        EcrImageWaiter(stack, "C", repository=repo, log_retention=logs.RetentionDays.ONE_WEEK)
+
+
+def test_provider_of_returns_the_one_provider_and_guards_its_id():
+    stack, repo = new_stack()
+    provider = EcrImageWaiterProvider.of(stack, log_retention=logs.RetentionDays.TWO_WEEKS)
+    waiter = EcrImageWaiter(stack, "W", repository=repo)
+    assert waiter.provider is provider
+    assert EcrImageWaiterProvider.of(waiter) is provider
+    taken = Stack(App(), "T")
+    ecr.Repository(taken, EcrImageWaiterProvider.CONSTRUCT_ID)
+    with pytest.raises(InvalidInputError, match="reserved for the shared provider"):
+        EcrImageWaiterProvider.of(taken)
