@@ -1,0 +1,59 @@
+"""One JSON line per event and per look at ECR, on this package's logger.
+
+Only the fields named here are ever written: the event's ResponseURL (a presigned URL),
+credentials and the raw event never reach a log line. Nothing is configured at import time;
+:func:`enable` gives the logger the INFO level on the first invocation unless the Lambda
+runtime's log level setting (``AWS_LAMBDA_LOG_LEVEL``) or the caller has chosen one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from typing import Any
+
+LOGGER = logging.getLogger("ecr_image_waiter.custom_resource")
+
+#: The only keys a log line may carry.
+FIELDS = (
+    "event",
+    "requestType",
+    "logicalResourceId",
+    "physicalResourceId",
+    "repository",
+    "reference",
+    "verdict",
+    "code",
+    "message",
+    "elapsed",
+    "remaining",
+    "imageUri",
+    "error",
+)
+#: Longest string value in a log line (ECR messages can be long).
+MAX_VALUE_CHARS = 500
+
+
+def enable() -> None:
+    """Let INFO lines through, unless a level was already chosen."""
+    if LOGGER.level == logging.NOTSET and not os.environ.get("AWS_LAMBDA_LOG_LEVEL"):
+        LOGGER.setLevel(logging.INFO)
+
+
+def log_line(**fields: Any) -> None:
+    """Write one JSON line with the known ``fields`` (unknown keys are a programming error)."""
+    unknown = set(fields) - set(FIELDS)
+    if unknown:
+        raise ValueError(f"log fields not allowed: {sorted(unknown)}")
+    record: dict[str, Any] = {}
+    for key in FIELDS:
+        value = fields.get(key)
+        if value is None:
+            continue
+        if isinstance(value, float):
+            value = round(value, 3)
+        elif isinstance(value, str) and len(value) > MAX_VALUE_CHARS:
+            value = value[: MAX_VALUE_CHARS - 3] + "..."
+        record[key] = value
+    LOGGER.info("%s", json.dumps(record, ensure_ascii=False, sort_keys=False))

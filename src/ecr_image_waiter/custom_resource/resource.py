@@ -1,0 +1,467 @@
+"""The custom resource's logic behind the CDK Provider framework: on_event and is_complete.
+
+The Provider framework calls ``on_event`` once per CloudFormation request, then
+``is_complete`` at once and every query interval until it returns ``IsComplete: true`` or
+raises. Each ``is_complete`` call receives the same input: the request merged with what
+``on_event`` returned. So ``on_event`` returns the resource's clock under
+:data:`~ecr_image_waiter.names.STATE_KEY` (when it started, when its deadline falls), and
+every ``is_complete`` call works from that.
+
+One ``is_complete`` call looks at ECR at most a few times and returns; nothing sleeps while
+waiting, except:
+
+* when the deadline falls before the next framework call, the call sleeps until the
+  deadline (less than one query interval) and looks a last time, so the resource fails on
+  its own deadline with a useful reason, before the framework's bare "Operation timed out";
+* when a poll budget is set (environment variable
+  :data:`~ecr_image_waiter.names.ENV_POLL_BUDGET_SECONDS`, default 0 = off), the call keeps
+  looking within that many seconds.
+
+Time is wall-clock epoch seconds: the calls run in different Lambda invocations.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ecr_image_waiter import names
+from ecr_image_waiter.custom_resource.logs import enable as enable_logs
+from ecr_image_waiter.custom_resource.logs import log_line
+from ecr_image_waiter.custom_resource.properties import Settings, parse_properties, show
+from ecr_image_waiter.engine.classify import Verdict
+from ecr_image_waiter.engine.image import Observation, ResolvedImage
+from ecr_image_waiter.engine.lookup import EcrLookup, Inspector, make_client
+from ecr_image_waiter.engine.wait import never_error, timeout_error
+from ecr_image_waiter.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from mypy_boto3_ecr import ECRClient
+
+REQUEST_TYPES = ("Create", "Update", "Delete")
+#: Error messages (and so the FAILED reason) are cut to this many UTF-8 bytes, which keeps
+#: the whole response under CloudFormation's 4096-byte limit.
+MAX_MESSAGE_BYTES = 1000
+#: Seconds between looks when polling inside one call without an IntervalSeconds.
+POLL_STEP_SECONDS = 1.0
+#: The largest accepted poll budget (the Lambda function's timeout must exceed it).
+MAX_POLL_BUDGET_SECONDS = 60.0
+#: Seconds kept free before the Lambda function's own timeout when sleeping to the deadline.
+LAMBDA_TIME_MARGIN_SECONDS = 2.0
+
+LookupFactory = Callable[[Settings], EcrLookup]
+
+
+@dataclass(frozen=True)
+class ResourceState:
+    """What on_event hands to every is_complete call."""
+
+    started_at: float
+    deadline: float
+
+    def to_dict(self) -> dict[str, float]:
+        return {"startedAt": self.started_at, "deadline": self.deadline}
+
+    @classmethod
+    def from_event(cls, event: Mapping[str, Any]) -> ResourceState:
+        raw = event.get(names.STATE_KEY)
+        if not isinstance(raw, Mapping):
+            raise InvalidInputError(
+                f"is_complete received no {names.STATE_KEY}: it must run behind the CDK "
+                "Provider framework, after this package's on_event"
+            )
+        values = []
+        for key in ("startedAt", "deadline"):
+            value = raw.get(key)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise InvalidInputError(
+                    f"{names.STATE_KEY}.{key} is {show(value)}: expected epoch seconds, as "
+                    "this package's on_event returns"
+                )
+            if not math.isfinite(value):
+                raise InvalidInputError(f"{names.STATE_KEY}.{key} is not finite: {value!r}")
+            values.append(float(value))
+        return cls(started_at=values[0], deadline=values[1])
+
+
+# --- ECR clients: one per container, made on first use -------------------------------------
+
+_CLIENTS: dict[tuple[str | None, ...], ECRClient] = {}
+
+
+def _client_key() -> tuple[str | None, ...]:
+    # In Lambda these never change, so this is one client per container; in tests and local
+    # runs a changed endpoint or region gets its own client.
+    env = os.environ
+    return (
+        env.get("AWS_REGION"),
+        env.get("AWS_DEFAULT_REGION"),
+        env.get("AWS_ENDPOINT_URL_ECR"),
+        env.get("AWS_ENDPOINT_URL"),
+    )
+
+
+def shared_client() -> ECRClient | None:
+    """The container's ECR client, made on first use.
+
+    None when it cannot be made (no region, say): the lookup then makes one itself and
+    reports the failure as an observation with its remedy.
+    """
+    from botocore.exceptions import BotoCoreError
+
+    key = _client_key()
+    client = _CLIENTS.get(key)
+    if client is None:
+        try:
+            client = make_client()
+        except BotoCoreError:
+            return None
+        _CLIENTS[key] = client
+    return client
+
+
+def inspector_for(settings: Settings) -> Inspector | None:
+    """The extra checks on a found image (architecture, Lambda compatibility); None: none."""
+    return None
+
+
+def default_lookup(settings: Settings) -> EcrLookup:
+    return EcrLookup(
+        shared_client(),
+        wait_for_repository=settings.wait_for_repository,
+        inspector=inspector_for(settings),
+    )
+
+
+# --- Environment ---------------------------------------------------------------------------
+
+
+def _env_seconds(name: str, default: float, *, minimum: float, maximum: float) -> float:
+    text = os.environ.get(name)
+    if text is None or text == "":
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and minimum <= value <= maximum):
+        raise InvalidInputError(
+            f"environment variable {name} is {show(text)}: expected a number of seconds from "
+            f"{minimum:g} to {maximum:g}"
+        )
+    return value
+
+
+def query_interval_from_env() -> float:
+    """The Provider framework's query interval, as the construct tells the function."""
+    return _env_seconds(
+        names.ENV_QUERY_INTERVAL_SECONDS,
+        float(names.DEFAULT_QUERY_INTERVAL_SECONDS),
+        minimum=1,
+        maximum=float(names.CLOUDFORMATION_MAX_SECONDS),
+    )
+
+
+def poll_budget_from_env() -> float:
+    return _env_seconds(
+        names.ENV_POLL_BUDGET_SECONDS, 0.0, minimum=0, maximum=MAX_POLL_BUDGET_SECONDS
+    )
+
+
+# --- The handlers ----------------------------------------------------------------------------
+
+
+class ImageWaiterResource:
+    """on_event and is_complete, with their clock, sleep and ECR lookup injectable."""
+
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        lookup_factory: LookupFactory = default_lookup,
+        query_interval: float | None = None,
+        poll_budget: float | None = None,
+    ) -> None:
+        self.clock = clock
+        self.sleep = sleep
+        self.lookup_factory = lookup_factory
+        #: None: read from the environment on each call.
+        self.query_interval = query_interval
+        self.poll_budget = poll_budget
+
+    # on_event ------------------------------------------------------------------------------
+
+    def on_event(self, event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
+        """Validate and start the clock (Create, Update); Delete answers at once."""
+        enable_logs()
+        request_type = _request_type(event)
+        logical_id = _text(event.get("LogicalResourceId"))
+        if request_type == "Delete":
+            # No validation that could fail: a resource whose Create failed validation must
+            # still delete. The framework requires the physical id unchanged on Delete.
+            physical_id = event.get("PhysicalResourceId")
+            log_line(
+                event="on_event",
+                requestType=request_type,
+                logicalResourceId=logical_id,
+                physicalResourceId=_text(physical_id),
+                verdict="deleted",
+            )
+            return {"PhysicalResourceId": physical_id} if physical_id else {}
+        try:
+            settings = parse_properties(event.get("ResourceProperties"))
+        except InvalidInputError as error:
+            _cap(error)
+            log_line(
+                event="on_event",
+                requestType=request_type,
+                logicalResourceId=logical_id,
+                verdict="invalid",
+                error=str(error),
+            )
+            raise
+        now = self.clock()
+        state = ResourceState(started_at=now, deadline=now + settings.timeout_seconds)
+        log_line(
+            event="on_event",
+            requestType=request_type,
+            logicalResourceId=logical_id,
+            physicalResourceId=settings.physical_id,
+            repository=settings.reference.repository,
+            reference=settings.reference.reference,
+            verdict="started",
+            remaining=float(settings.timeout_seconds),
+        )
+        return {"PhysicalResourceId": settings.physical_id, names.STATE_KEY: state.to_dict()}
+
+    # is_complete ---------------------------------------------------------------------------
+
+    def is_complete(self, event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
+        """Look at ECR (when due): ready, not yet, or raise (never-case, deadline)."""
+        enable_logs()
+        request_type = _request_type(event)
+        logical_id = _text(event.get("LogicalResourceId"))
+        if request_type == "Delete":
+            log_line(
+                event="is_complete",
+                requestType=request_type,
+                logicalResourceId=logical_id,
+                verdict="deleted",
+            )
+            return {"IsComplete": True}
+        try:
+            return self._is_complete(event, context, request_type, logical_id)
+        except InvalidInputError as error:
+            _cap(error)
+            log_line(
+                event="is_complete",
+                requestType=request_type,
+                logicalResourceId=logical_id,
+                verdict="invalid",
+                error=str(error),
+            )
+            raise
+
+    def _is_complete(
+        self, event: Mapping[str, Any], context: Any, request_type: str, logical_id: str | None
+    ) -> dict[str, Any]:
+        settings = parse_properties(event.get("ResourceProperties"))
+        state = ResourceState.from_event(event)
+        query = (
+            self.query_interval if self.query_interval is not None else query_interval_from_env()
+        )
+        budget = self.poll_budget if self.poll_budget is not None else poll_budget_from_env()
+        ref = settings.reference
+        call_start = self.clock()
+        lookup: EcrLookup | None = None
+        looks = 0
+
+        def look() -> Observation:
+            nonlocal lookup, looks
+            if lookup is None:
+                lookup = self.lookup_factory(settings)
+            looks += 1
+            observation = lookup.look(ref)
+            now = self.clock()
+            log_line(
+                event="attempt",
+                requestType=request_type,
+                logicalResourceId=logical_id,
+                repository=ref.repository,
+                reference=ref.reference,
+                verdict=observation.verdict.value,
+                code=observation.code,
+                message=observation.message if observation.verdict is not Verdict.READY else None,
+                imageUri=observation.image.image_uri if observation.image else None,
+                elapsed=now - state.started_at,
+                remaining=state.deadline - now,
+            )
+            return observation
+
+        def decided(observation: Observation) -> dict[str, Any] | None:
+            """The answer for READY, the raise for NEVER, None for NOT_YET."""
+            if observation.verdict is Verdict.READY:
+                assert observation.image is not None  # noqa: S101  (READY carries the image)
+                return {"IsComplete": True, "Data": image_data(settings, observation.image)}
+            if observation.verdict is Verdict.NEVER:
+                waited = self.clock() - state.started_at
+                raise _capped(
+                    never_error(
+                        observation,
+                        ref,
+                        attempts=self._checks(settings, state, query, call_start, looks),
+                        waited_seconds=waited,
+                    )
+                )
+            return None
+
+        def timed_out(observation: Observation) -> Exception:
+            waited = self.clock() - state.started_at
+            return _capped(
+                timeout_error(
+                    observation,
+                    ref,
+                    attempts=self._checks(settings, state, query, call_start, looks),
+                    waited_seconds=waited,
+                )
+            )
+
+        now = call_start
+        last: Observation | None = None
+        if _due(settings, state, now, query):
+            last = look()
+            answer = decided(last)
+            if answer is not None:
+                return answer
+            # Poll within the budget, never past the deadline.
+            step = float(settings.interval_seconds or POLL_STEP_SECONDS)
+            while budget > 0:
+                now = self.clock()
+                if now - call_start + step > budget or now + step >= state.deadline:
+                    break
+                self.sleep(step)
+                last = look()
+                answer = decided(last)
+                if answer is not None:
+                    return answer
+
+        now = self.clock()
+        if now >= state.deadline:
+            if last is None:
+                last = look()
+                answer = decided(last)
+                if answer is not None:
+                    return answer
+            raise timed_out(last)
+        if state.deadline - now < query:
+            # The next framework call would come after the deadline: look at the deadline.
+            pause = min(state.deadline - now, _time_left(context) - LAMBDA_TIME_MARGIN_SECONDS)
+            if pause > 0:
+                self.sleep(pause)
+            last = look()
+            answer = decided(last)
+            if answer is not None:
+                return answer
+            if self.clock() >= state.deadline:
+                raise timed_out(last)
+        if last is None:
+            log_line(
+                event="attempt",
+                requestType=request_type,
+                logicalResourceId=logical_id,
+                repository=ref.repository,
+                reference=ref.reference,
+                verdict="not due",
+                elapsed=now - state.started_at,
+                remaining=state.deadline - now,
+            )
+        return {"IsComplete": False}
+
+    @staticmethod
+    def _checks(
+        settings: Settings, state: ResourceState, query: float, call_start: float, looks: int
+    ) -> int:
+        """How many looks the resource has made: earlier calls' (from the schedule: one per
+        due framework call) plus this call's."""
+        every = max(float(settings.interval_seconds or 0), query)
+        return round(max(0.0, call_start - state.started_at) / every) + looks
+
+
+def image_data(settings: Settings, image: ResolvedImage) -> dict[str, str]:
+    """The response Data (the resource's Fn::GetAtt attributes); every value a string."""
+    return {
+        names.ATTR_IMAGE_DIGEST: image.digest,
+        names.ATTR_IMAGE_DIGEST_HEX: image.digest_hex,
+        names.ATTR_IMAGE_URI: image.image_uri,
+        names.ATTR_IMAGE_TAG: settings.reference.tag or "",
+        names.ATTR_REPOSITORY_URI: image.repository_uri,
+        names.ATTR_MEDIA_TYPE: image.media_type or "",
+        names.ATTR_PUSHED_AT: image.pushed_at.isoformat() if image.pushed_at else "",
+        names.ATTR_INDEX_DIGEST: image.index_digest or "",
+        names.ATTR_ARCHITECTURE: image.architecture or "",
+    }
+
+
+def _due(settings: Settings, state: ResourceState, now: float, query: float) -> bool:
+    """Whether one of the resource's look times (start + k x interval) passed since the
+    previous framework call, one query interval ago. Without an interval: always."""
+    interval = settings.interval_seconds
+    if interval is None or interval <= query:
+        return True
+    since = now - state.started_at
+    if since < 0:
+        return True
+    latest = state.started_at + (since // interval) * interval
+    return latest > now - query
+
+
+def _time_left(context: Any) -> float:
+    """Seconds before the Lambda function's own timeout (unbounded without a context)."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if remaining is None:
+        return math.inf
+    return float(remaining()) / 1000.0
+
+
+def _request_type(event: Any) -> str:
+    if not isinstance(event, Mapping):
+        raise InvalidInputError(
+            f"the event is {type(event).__name__}, not a CloudFormation request object"
+        )
+    request_type = event.get("RequestType")
+    if request_type not in REQUEST_TYPES:
+        raise InvalidInputError(
+            f"RequestType {show(request_type)} is not one of {', '.join(REQUEST_TYPES)}"
+        )
+    return str(request_type)
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value[:300] if isinstance(value, str) else show(value, 300)
+
+
+def cap_message(message: str, limit: int = MAX_MESSAGE_BYTES) -> str:
+    """``message`` cut to ``limit`` UTF-8 bytes (on a character boundary), marked if cut."""
+    data = message.encode("utf-8")
+    if len(data) <= limit:
+        return message
+    return data[: limit - 3].decode("utf-8", errors="ignore") + "..."
+
+
+def _cap(error: BaseException) -> None:
+    text = str(error)
+    short = cap_message(text)
+    if short != text:
+        error.args = (short,)
+
+
+def _capped(error: Exception) -> Exception:
+    _cap(error)
+    return error
