@@ -55,6 +55,8 @@ class Fault(enum.Enum):
     DROP = "drop"
     RESET = "reset"
     DELAY = "delay"
+    #: An error answer given by the decision itself (status, code, message).
+    CUSTOM = "custom"
 
 
 #: The error answers: HTTP status, ``__type`` and message. ThrottlingException is ECR's own
@@ -72,6 +74,8 @@ class Decision:
     fault: Fault
     #: Seconds to hold the answer back (DELAY only); the request then passes through.
     delay: float = 0.0
+    #: CUSTOM only: the HTTP status, ``__type`` and message of the error answer.
+    answer: tuple[int, str, str] | None = None
 
 
 PASS = Decision(Fault.PASS)
@@ -257,8 +261,8 @@ class FaultProxy:
         number, elapsed, decision = self._decide(operation)
         fault = decision.fault
 
-        if fault in ERROR_ANSWERS:
-            status, code, message = ERROR_ANSWERS[fault]
+        if fault in ERROR_ANSWERS or decision.answer is not None:
+            status, code, message = decision.answer or ERROR_ANSWERS[fault]
             payload = json.dumps({"__type": code, "message": message}).encode()
             self._send(handler, status, {"x-amzn-ErrorType": code}, payload)
             self._record(Event(number, elapsed, operation, fault, status))
