@@ -8,6 +8,8 @@ from __future__ import annotations
 from ecr_image_waiter.engine.classify import Kind, Verdict, classify
 from ecr_image_waiter.engine.image import Observation, ResolvedImage
 from ecr_image_waiter.engine.lookup import EcrLookup, make_client
+from ecr_image_waiter.engine.manifest import LambdaImageInspector
+from ecr_image_waiter.engine.pipeline import PipelineWatch, pipeline_aware
 from ecr_image_waiter.engine.policy import WaitPolicy
 from ecr_image_waiter.engine.reference import ImageReference, parse_reference
 from ecr_image_waiter.engine.wait import (
@@ -25,7 +27,9 @@ __all__ = [
     "EcrLookup",
     "ImageReference",
     "Kind",
+    "LambdaImageInspector",
     "Observation",
+    "PipelineWatch",
     "ResolvedImage",
     "Verdict",
     "WaitPolicy",
@@ -34,6 +38,7 @@ __all__ = [
     "make_client",
     "never_error",
     "parse_reference",
+    "pipeline_aware",
     "timeout_error",
     "wait_for_image",
     "wait_until_ready",

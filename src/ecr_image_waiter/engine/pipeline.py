@@ -1,0 +1,478 @@
+"""Pipeline awareness: stop waiting when the build that should push the image has failed.
+
+Use::
+
+    watch = PipelineWatch(codebuild_project="app-image")      # and/or pipeline_name=...
+    check = pipeline_aware(lambda: lookup.look(ref), watch, since=wait_began)
+    wait_until_ready(check, policy, ref)
+
+    run_id = watch.trigger(request_id, ref, started=state.get("run"))  # once per request
+
+:class:`PipelineWatch` reads the CodeBuild project's builds (ListBuildsForProject +
+BatchGetBuilds) and/or the pipeline's executions (ListPipelineExecutions, then
+ListActionExecutions for the failed stage). Clients are made on first use with botocore's
+standard retries, or injected. The IAM actions are in :mod:`ecr_image_waiter.names`
+(``CODEBUILD_READ_ACTIONS``, ``CODEBUILD_TRIGGER_ACTIONS``, ``CODEPIPELINE_READ_ACTIONS``,
+``CODEPIPELINE_TRIGGER_ACTIONS``).
+
+**The rule of** :meth:`PipelineWatch.check` ``(since)``, ``since`` being when the wait began
+(kept across calls: the custom resource stores it in its state). A run *could still produce
+the image* if it is in progress, or if it started or ended at or after ``since`` minus
+:data:`CLOCK_SKEW_SECONDS` (the waiter's clock and AWS's may differ a little). Of the recent
+runs (the newest :data:`RECENT_RUNS` of each source):
+
+1. if any run that could still produce the image is in progress (CodeBuild ``IN_PROGRESS``;
+   CodePipeline ``InProgress`` or ``Stopping``, since a "stop and wait" lets running actions
+   finish), there is no opinion: keep waiting;
+2. else if the newest such run ended failed — CodeBuild ``FAILED``, ``FAULT``, ``TIMED_OUT``
+   or ``STOPPED``; CodePipeline ``Failed`` or ``Stopped`` — the answer is NEVER
+   (Kind.PIPELINE_FAILED) naming the build or execution id, the failed phase or stage and the
+   remedy;
+3. else (it succeeded, or there is no such run) no opinion.
+
+A failed run that ended before the wait began is ignored, even when it is the newest run of
+all: it belongs to an earlier attempt, and the image may still come from a run that has not
+started yet (the timeout still bounds the wait). CodePipeline ``Superseded`` and ``Cancelled``
+are not failures: a newer execution took over and is judged in its place. With both a
+project and a pipeline, either failing ends the wait only when neither has a run in progress.
+
+The ECR answer always comes first (:func:`pipeline_aware`): an image that is there is READY
+even if a later run failed; the watch is asked only when ECR says "not yet".
+
+**Triggering** (:meth:`PipelineWatch.trigger`): starts the pipeline if one is named, else a
+build of the project, and returns the execution or build id. Starting it once per
+CloudFormation request rests on two guards:
+
+* an idempotency token derived from the request id (:func:`idempotency_token`): CodeBuild
+  StartBuild ``idempotencyToken`` ("valid for 5 minutes"; CodeBuild API Reference,
+  StartBuild) and CodePipeline StartPipelineExecution ``clientRequestToken`` (CodePipeline
+  API Reference; no validity period is published) make a retried call with the same request
+  id return the run already started instead of a second one;
+* the caller's state: the returned id is to be stored (the custom resource hands it from
+  ``on_event`` to every ``is_complete`` call), and passing it back as ``started=`` makes
+  ``trigger`` return it without calling AWS. The token alone is not enough, because its
+  window (5 minutes for CodeBuild) is shorter than a wait.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from ecr_image_waiter.engine.classify import Kind, Verdict, classify
+from ecr_image_waiter.engine.image import Observation
+from ecr_image_waiter.engine.reference import ImageReference
+from ecr_image_waiter.errors import AccessDeniedError, InvalidInputError, PipelineFailedError
+
+#: Tolerated difference between the waiter's clock and AWS's, in seconds.
+CLOCK_SKEW_SECONDS = 30
+#: How many of the newest builds / executions are read on each check.
+RECENT_RUNS = 5
+#: Longest excerpt of a build or action error kept in a message (CloudFormation caps the
+#: whole response at 4096 bytes).
+DETAIL_MAX_CHARS = 300
+
+CODEBUILD_FAILED = frozenset({"FAILED", "FAULT", "TIMED_OUT", "STOPPED"})
+CODEBUILD_RUNNING = frozenset({"IN_PROGRESS"})
+CODEPIPELINE_FAILED = frozenset({"Failed", "Stopped"})
+CODEPIPELINE_RUNNING = frozenset({"InProgress", "Stopping"})
+
+# Name rules: CodeBuild CreateProject ``name``; CodePipeline PipelineDeclaration ``name``.
+_PROJECT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9\-_]{1,254}")
+_PIPELINE_RE = re.compile(r"[A-Za-z0-9.@\-_]{1,100}")
+
+REMEDY_BUILD = (
+    "fix the failure shown in the build log, run the build again so it pushes the image, "
+    "then retry the deployment"
+)
+REMEDY_PIPELINE = (
+    "fix the failed stage, release a change through the pipeline so it pushes the image, "
+    "then retry the deployment"
+)
+
+
+@dataclass(frozen=True)
+class Run:
+    """One CodeBuild build or CodePipeline execution, as the rule sees it."""
+
+    source: str
+    id: str
+    status: str
+    started: datetime | None
+    ended: datetime | None
+    running: bool
+    failed: bool
+    #: The build or execution summary as AWS returned it.
+    detail: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
+class PipelineWatch:
+    """Watches the CodeBuild project and/or pipeline that should push the image."""
+
+    def __init__(
+        self,
+        codebuild_project: str | None = None,
+        pipeline_name: str | None = None,
+        *,
+        codebuild_client: Any = None,
+        codepipeline_client: Any = None,
+        region: str | None = None,
+    ) -> None:
+        if codebuild_project is None and pipeline_name is None:
+            raise InvalidInputError(
+                "a pipeline watch needs a CodeBuild project name or a pipeline name"
+            )
+        if codebuild_project is not None and not _PROJECT_RE.fullmatch(codebuild_project):
+            raise InvalidInputError(
+                f"CodeBuild project name {codebuild_project!r} is not valid: 2 to 255 letters, "
+                "digits, '-' and '_', starting with a letter or digit"
+            )
+        if pipeline_name is not None and not _PIPELINE_RE.fullmatch(pipeline_name):
+            raise InvalidInputError(
+                f"pipeline name {pipeline_name!r} is not valid: 1 to 100 letters, digits, "
+                "'.', '@', '-' and '_'"
+            )
+        self.codebuild_project = codebuild_project
+        self.pipeline_name = pipeline_name
+        self.region = region
+        self._codebuild = codebuild_client
+        self._codepipeline = codepipeline_client
+        #: The last read that failed transiently (kept for progress output), else None.
+        self.last_problem: str | None = None
+
+    # --- clients, made on first use ---------------------------------------------------------
+
+    def codebuild(self) -> Any:
+        if self._codebuild is None:
+            from ecr_image_waiter.engine.lookup import make_service_client
+
+            self._codebuild = make_service_client("codebuild", self.region)
+        return self._codebuild
+
+    def codepipeline(self) -> Any:
+        if self._codepipeline is None:
+            from ecr_image_waiter.engine.lookup import make_service_client
+
+            self._codepipeline = make_service_client("codepipeline", self.region)
+        return self._codepipeline
+
+    # --- check ------------------------------------------------------------------------------
+
+    def check(self, since: datetime) -> Observation | None:
+        """NEVER if the run that could still produce the image has failed, else None.
+
+        ``since`` is when the wait began, timezone-aware. See the module docstring.
+        """
+        if since.tzinfo is None:
+            raise InvalidInputError(
+                f"since {since.isoformat()} has no time zone: give an aware datetime "
+                "(datetime.now(timezone.utc))"
+            )
+        threshold = since - timedelta(seconds=CLOCK_SKEW_SECONDS)
+        self.last_problem = None
+        failures: list[Run] = []
+        for source in self._sources():
+            runs = source()
+            if isinstance(runs, Observation):
+                return runs
+            if runs is None:
+                continue
+            current = [run for run in runs if _could_produce(run, threshold)]
+            if any(run.running for run in current):
+                return None
+            if current:
+                newest = max(current, key=_start_key)
+                if newest.failed:
+                    failures.append(newest)
+        if not failures:
+            return None
+        run = failures[0]
+        if run.source == "CodeBuild build":
+            return self._build_failed(run)
+        return self._execution_failed(run)
+
+    def _sources(self) -> list[Callable[[], list[Run] | Observation | None]]:
+        sources: list[Callable[[], list[Run] | Observation | None]] = []
+        if self.codebuild_project is not None:
+            sources.append(self._builds)
+        if self.pipeline_name is not None:
+            sources.append(self._executions)
+        return sources
+
+    def _builds(self) -> list[Run] | Observation | None:
+        project = str(self.codebuild_project)
+        call = self._call(
+            lambda: self.codebuild().list_builds_for_project(
+                projectName=project, sortOrder="DESCENDING"
+            ),
+            "codebuild:ListBuildsForProject",
+            f"CodeBuild project {project}",
+        )
+        if not isinstance(call, dict):
+            return call
+        ids = list(call.get("ids") or [])[:RECENT_RUNS]
+        if not ids:
+            return []
+        got = self._call(
+            lambda: self.codebuild().batch_get_builds(ids=ids),
+            "codebuild:BatchGetBuilds",
+            f"CodeBuild project {project}",
+        )
+        if not isinstance(got, dict):
+            return got
+        runs = []
+        for build in got.get("builds") or []:
+            status = str(build.get("buildStatus") or "")
+            runs.append(
+                Run(
+                    "CodeBuild build",
+                    str(build.get("id")),
+                    status,
+                    build.get("startTime"),
+                    build.get("endTime"),
+                    status in CODEBUILD_RUNNING,
+                    status in CODEBUILD_FAILED,
+                    build,
+                )
+            )
+        return runs
+
+    def _executions(self) -> list[Run] | Observation | None:
+        name = str(self.pipeline_name)
+        call = self._call(
+            lambda: self.codepipeline().list_pipeline_executions(
+                pipelineName=name, maxResults=RECENT_RUNS
+            ),
+            "codepipeline:ListPipelineExecutions",
+            f"pipeline {name}",
+        )
+        if not isinstance(call, dict):
+            return call
+        runs = []
+        for summary in call.get("pipelineExecutionSummaries") or []:
+            status = str(summary.get("status") or "")
+            running = status in CODEPIPELINE_RUNNING
+            run_id = str(summary.get("pipelineExecutionId"))
+            runs.append(
+                Run(
+                    "CodePipeline execution",
+                    run_id,
+                    status,
+                    summary.get("startTime"),
+                    None if running else summary.get("lastUpdateTime"),
+                    running,
+                    status in CODEPIPELINE_FAILED,
+                    summary,
+                )
+            )
+        return runs
+
+    def _build_failed(self, run: Run) -> Observation:
+        where = ""
+        for phase in run.detail.get("phases") or []:
+            if str(phase.get("phaseStatus") or "") in CODEBUILD_FAILED:
+                where = f" in phase {phase.get('phaseType')}"
+                contexts = [
+                    str(c.get("message") or c.get("statusCode") or "")
+                    for c in phase.get("contexts") or []
+                ]
+                detail = "; ".join(text for text in contexts if text)
+                if detail:
+                    where += f" ({_clip(detail)})"
+                break
+        message = (
+            f"CodeBuild build {run.id} of project {self.codebuild_project} ended "
+            f"{run.status}{where}{_started(run)}, and no newer build is running"
+        )
+        return _never("BuildFailed", message, REMEDY_BUILD, {"buildId": run.id})
+
+    def _execution_failed(self, run: Run) -> Observation:
+        name = str(self.pipeline_name)
+        summary = run.detail
+        where = ""
+        got = self._call(
+            lambda: self.codepipeline().list_action_executions(
+                pipelineName=name, filter={"pipelineExecutionId": run.id}
+            ),
+            "codepipeline:ListActionExecutions",
+            f"pipeline {name}",
+        )
+        if isinstance(got, dict):
+            for action in got.get("actionExecutionDetails") or []:
+                if action.get("status") == "Failed":
+                    where = (
+                        f" in stage {action.get('stageName')}, action {action.get('actionName')}"
+                    )
+                    result = (action.get("output") or {}).get("executionResult") or {}
+                    detail = (result.get("errorDetails") or {}).get("message") or result.get(
+                        "externalExecutionSummary"
+                    )
+                    if detail:
+                        where += f" ({_clip(str(detail))})"
+                    break
+        else:
+            reason = got.summary if isinstance(got, Observation) else self.last_problem
+            where = f" (failed stage unknown: {reason})"
+        if not where and summary.get("statusSummary"):
+            where = f" ({_clip(str(summary['statusSummary']))})"
+        message = (
+            f"CodePipeline execution {run.id} of pipeline {name} ended {run.status}{where}"
+            f"{_started(run)}, and no newer execution is running"
+        )
+        return _never("PipelineExecutionFailed", message, REMEDY_PIPELINE, {"executionId": run.id})
+
+    def _call(
+        self, call: Callable[[], Any], action: str, what: str
+    ) -> dict[str, Any] | Observation | None:
+        """The response, or a NEVER observation, or None (transient: no opinion this time)."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            response: dict[str, Any] = call()
+        except ClientError as error:
+            err = error.response.get("Error", {})
+            code = str(err.get("Code") or "Unknown")
+            text = str(err.get("Message") or error)
+            status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        except BotoCoreError as error:
+            code, text, status = type(error).__name__, str(error), None
+        else:
+            return response
+        rule = classify(code, status=status)
+        if rule.verdict is not Verdict.NEVER:
+            self.last_problem = f"{action} on {what}: {code}: {text}"
+            return None
+        return Observation(
+            Verdict.NEVER,
+            code,
+            f"{action} on {what}: {text}",
+            kind=rule.kind,
+            remedy=rule.remedy,
+            action=action if rule.kind is Kind.ACCESS_DENIED else None,
+        )
+
+    # --- trigger ----------------------------------------------------------------------------
+
+    def trigger(self, request_id: str, ref: ImageReference, *, started: str | None = None) -> str:
+        """Start the pipeline (if named) or a build of the project; return its id.
+
+        ``request_id`` is the CloudFormation RequestId (or any id naming one wait); the same
+        id always gives the same idempotency token. ``started`` is the id an earlier call
+        returned for the same request: it is returned as is and nothing is started.
+        ``ref`` is the image waited for, named in errors. A refused or failed start raises
+        :class:`AccessDeniedError` or :class:`PipelineFailedError`.
+        """
+        if started:
+            return started
+        if not isinstance(request_id, str) or not request_id:
+            raise InvalidInputError(
+                f"request id {request_id!r} is empty: give the CloudFormation RequestId"
+            )
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        if self.pipeline_name is not None:
+            action, what = "codepipeline:StartPipelineExecution", f"pipeline {self.pipeline_name}"
+            token = idempotency_token(request_id, "codepipeline", self.pipeline_name)
+        else:
+            action = "codebuild:StartBuild"
+            what = f"CodeBuild project {self.codebuild_project}"
+            token = idempotency_token(request_id, "codebuild", str(self.codebuild_project))
+        try:
+            if self.pipeline_name is not None:
+                response = self.codepipeline().start_pipeline_execution(
+                    name=self.pipeline_name, clientRequestToken=token
+                )
+                return str(response["pipelineExecutionId"])
+            response = self.codebuild().start_build(
+                projectName=str(self.codebuild_project), idempotencyToken=token
+            )
+            return str(response["build"]["id"])
+        except ClientError as error:
+            err = error.response.get("Error", {})
+            code = str(err.get("Code") or "Unknown")
+            text = str(err.get("Message") or error)
+            status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            cause: Exception = error
+        except BotoCoreError as error:
+            code, text, status, cause = type(error).__name__, str(error), None, error
+        rule = classify(code, status=status)
+        common: dict[str, Any] = {
+            "repository": ref.repository,
+            "reference": ref.reference,
+            "last_code": code,
+            "last_message": text,
+        }
+        if rule.kind is Kind.ACCESS_DENIED:
+            raise AccessDeniedError(
+                f"access denied to {action} on {what}, started because image {ref} is "
+                f"missing: {code}: {text}; grant {action} on it to the waiter's role",
+                action=action,
+                **common,
+            ) from cause
+        raise PipelineFailedError(
+            f"could not start {what} for missing image {ref}: {code}: {text}; {rule.remedy}",
+            **common,
+        ) from cause
+
+
+def pipeline_aware(
+    check: Callable[[], Observation], watch: PipelineWatch | None, since: datetime
+) -> Callable[[], Observation]:
+    """``check`` (an ECR look), asking ``watch`` whenever ECR says "not yet"."""
+
+    def combined() -> Observation:
+        observation = check()
+        if watch is None or observation.verdict is not Verdict.NOT_YET:
+            return observation
+        verdict = watch.check(since)
+        return observation if verdict is None else verdict
+
+    return combined
+
+
+def idempotency_token(request_id: str, service: str, name: str) -> str:
+    """A token that is the same for the same request, service and project or pipeline.
+
+    64 characters of ``[a-z0-9-]``: within CodePipeline's ``clientRequestToken`` rule
+    (1-128 of ``[a-zA-Z0-9-]``) and CodeBuild's ``idempotencyToken``.
+    """
+    digest = hashlib.sha256(f"{service}\n{name}\n{request_id}".encode()).hexdigest()
+    return f"ecr-image-waiter-{digest[:47]}"
+
+
+def _could_produce(run: Run, threshold: datetime) -> bool:
+    if run.running:
+        return True
+    started, ended = _aware(run.started), _aware(run.ended)
+    if started is not None and started >= threshold:
+        return True
+    return ended is not None and ended >= threshold
+
+
+def _start_key(run: Run) -> datetime:
+    return _aware(run.started) or datetime.min.replace(tzinfo=UTC)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _started(run: Run) -> str:
+    started = _aware(run.started)
+    return f" (started {started.isoformat(timespec='seconds')})" if started else ""
+
+
+def _clip(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= DETAIL_MAX_CHARS else text[: DETAIL_MAX_CHARS - 3] + "..."
+
+
+def _never(code: str, message: str, remedy: str, extra: dict[str, str]) -> Observation:
+    rule = classify(code)
+    return Observation(rule.verdict, code, message, kind=rule.kind, remedy=remedy, extra=extra)
