@@ -1,0 +1,174 @@
+"""ResourceProperties validation at on_event: each bad value fails naming its property."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ecr_image_waiter import names
+from ecr_image_waiter.custom_resource import handler
+from ecr_image_waiter.custom_resource.properties import parse_properties
+from ecr_image_waiter.errors import InvalidPropertyError
+
+EVENTS = Path(__file__).parent / "events"
+DIGEST = "sha256:" + "ab" * 32
+
+
+def create_event(**props: str) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((EVENTS / "create.json").read_text())
+    base = {names.PROP_SERVICE_TOKEN: event["ServiceToken"], names.PROP_REPOSITORY_NAME: "app"}
+    event["ResourceProperties"] = {**base, **props}
+    return event
+
+
+def fails(**props: Any) -> InvalidPropertyError:
+    with pytest.raises(InvalidPropertyError) as info:
+        handler.on_event(create_event(**props))
+    return info.value
+
+
+BAD = [
+    # (properties, property named, a fragment of the rule)
+    ({"Colour": "blue"}, "Colour", "not a property"),
+    ({"RepositoryName": "Bad_Name!"}, "RepositoryName", "not valid"),
+    ({"RepositoryName": ""}, "RepositoryName", "empty"),
+    ({"RepositoryName": "a" * 257}, "RepositoryName", "257 characters"),
+    ({"ImageTag": ".hidden"}, "ImageTag", "not valid"),
+    ({"ImageTag": "t" * 129}, "ImageTag", "at most 128"),
+    ({"ImageDigest": "sha256:xyz"}, "ImageDigest", "64 lowercase hex"),
+    ({"ImageTag": "v1", "ImageDigest": DIGEST}, "ImageDigest", "cannot be given with ImageTag"),
+    ({"RegistryId": "12345"}, "RegistryId", "12-digit"),
+    ({"TimeoutSeconds": "0"}, "TimeoutSeconds", "1 or more"),
+    ({"TimeoutSeconds": "-5"}, "TimeoutSeconds", "whole number"),
+    ({"TimeoutSeconds": "1.5"}, "TimeoutSeconds", "whole number"),
+    ({"TimeoutSeconds": " 30"}, "TimeoutSeconds", "whole number"),
+    ({"TimeoutSeconds": "1e3"}, "TimeoutSeconds", "whole number"),
+    ({"TimeoutSeconds": "9" * 40}, "TimeoutSeconds", "whole number"),
+    ({"TimeoutSeconds": "3541"}, "TimeoutSeconds", "largest accepted deadline is 3540 s"),
+    ({"TimeoutSeconds": "600", "MaxRetries": "5"}, "TimeoutSeconds", "MaxRetries"),
+    ({"TimeoutSeconds": "600", "RetryDelaySeconds": "5"}, "TimeoutSeconds", "RetryDelaySeconds"),
+    ({"MaxRetries": "0"}, "MaxRetries", "1 or more"),
+    ({"MaxRetries": "sixty"}, "MaxRetries", "whole number"),
+    ({"RetryDelaySeconds": "0"}, "RetryDelaySeconds", "1 or more"),
+    ({"MaxRetries": "60", "RetryDelaySeconds": "60"}, "MaxRetries", "60 x 60"),
+    ({"MaxRetries": "120"}, "MaxRetries", "largest accepted deadline is 3540 s"),
+    ({"IntervalSeconds": "0"}, "IntervalSeconds", "1 or more"),
+    ({"IntervalSeconds": "4000"}, "IntervalSeconds", "at most 3540"),
+    ({"WaitForRepository": "yes"}, "WaitForRepository", '"true" or "false"'),
+    ({"LambdaCompatible": "1"}, "LambdaCompatible", '"true" or "false"'),
+    ({"Architecture": "amd64"}, "Architecture", "'x86_64' or 'arm64'"),
+    ({"CodeBuildProjectName": "no spaces"}, "CodeBuildProjectName", "CodeBuild project"),
+    ({"PipelineName": "p" * 101}, "PipelineName", "CodePipeline name"),
+    ({"TriggerBuildOnMissing": "true"}, "TriggerBuildOnMissing", "CodeBuildProjectName"),
+    ({"TriggerBuildOnMissing": "maybe"}, "TriggerBuildOnMissing", '"true" or "false"'),
+    ({"ServiceTimeout": "300", "TimeoutSeconds": "300"}, "TimeoutSeconds", "is 240 s"),
+    ({"ServiceTimeout": "7200"}, "ServiceTimeout", "1 to 3600"),
+    ({"TimeoutSeconds": 30}, "TimeoutSeconds", "must be a string"),
+    ({"ImageTag": ["v1"]}, "ImageTag", "must be a string"),
+]
+
+
+@pytest.mark.parametrize(
+    ("props", "prop", "rule"), BAD, ids=[f"{b[1]}-{i}" for i, b in enumerate(BAD)]
+)
+def test_bad_property_fails_at_on_event_naming_it(
+    props: dict[str, Any], prop: str, rule: str
+) -> None:
+    error = fails(**props)
+    assert error.prop == prop
+    assert str(error).startswith(f"property {prop}: ")
+    assert rule in str(error)
+
+
+def test_missing_repository_is_named() -> None:
+    event = create_event()
+    del event["ResourceProperties"][names.PROP_REPOSITORY_NAME]
+    with pytest.raises(InvalidPropertyError, match="RepositoryName: is required"):
+        handler.on_event(event)
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["x" * 100_000, "ß" * 5000 + "/", "\x00\x01\x02" * 1000, "😀" * 3000, "a\nb\r\n" * 500],
+)
+@pytest.mark.parametrize("prop", ["RepositoryName", "ImageTag", "TimeoutSeconds", "Architecture"])
+def test_garbage_values_give_short_messages(prop: str, value: str) -> None:
+    error = fails(**{prop: value})
+    assert error.prop == prop
+    assert len(str(error)) < 400
+    assert "\n" not in str(error)
+
+
+def test_garbage_property_name_is_shortened() -> None:
+    error = fails(**{"Z" * 5000: "1"})
+    assert len(str(error)) < 600
+    assert "not a property" in str(error)
+
+
+def test_defaults_are_the_original_designs() -> None:
+    settings = parse_properties({names.PROP_REPOSITORY_NAME: "app"})
+    assert settings.reference.tag == "latest"
+    assert settings.default_tag is True
+    assert settings.timeout_seconds == 60 * 30
+    assert settings.interval_seconds is None
+    assert settings.architecture == "x86_64"
+    assert settings.lambda_compatible is True
+    assert settings.wait_for_repository is False
+
+
+def test_every_property_is_carried() -> None:
+    settings = parse_properties(
+        {
+            "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:f",
+            "ServiceTimeout": "3600",
+            "RepositoryName": "team/app",
+            "ImageDigest": DIGEST,
+            "RegistryId": "210987654321",
+            "TimeoutSeconds": "3540",
+            "IntervalSeconds": "7",
+            "WaitForRepository": "TRUE",
+            "ResolveNonce": "2026-01-01T00:00:00Z 🚀",
+            "Architecture": "arm64",
+            "LambdaCompatible": "false",
+            "CodeBuildProjectName": "build-app",
+            "PipelineName": "app.pipeline@main",
+            "TriggerBuildOnMissing": "true",
+        }
+    )
+    assert settings.reference.digest == DIGEST
+    assert settings.reference.tag is None
+    assert settings.reference.registry_id == "210987654321"
+    assert settings.timeout_seconds == 3540
+    assert settings.interval_seconds == 7
+    assert settings.wait_for_repository is True
+    assert settings.architecture == "arm64"
+    assert settings.lambda_compatible is False
+    assert settings.codebuild_project_name == "build-app"
+    assert settings.pipeline_name == "app.pipeline@main"
+    assert settings.trigger_build_on_missing is True
+    assert settings.physical_id == f"210987654321/team/app@{DIGEST}"
+
+
+def test_largest_retry_pair_is_accepted() -> None:
+    assert parse_properties({"RepositoryName": "app", "MaxRetries": "118"}).timeout_seconds == 3540
+
+
+def test_delete_never_validates() -> None:
+    event: dict[str, Any] = json.loads((EVENTS / "delete.json").read_text())
+    event["ResourceProperties"] = {"RepositoryName": "NOT VALID", "Bogus": ["x"]}
+    before = copy.deepcopy(event)
+    assert handler.on_event(event) == {"PhysicalResourceId": event["PhysicalResourceId"]}
+    assert handler.is_complete(event) == {"IsComplete": True}
+    assert event == before
+
+
+def test_physical_id_stays_under_one_kilobyte_for_the_longest_reference() -> None:
+    repository = "/".join(["a" * 63] * 4)[:256]
+    settings = parse_properties(
+        {"RepositoryName": repository, "ImageTag": "t" * 128, "RegistryId": "123456789012"}
+    )
+    assert len(settings.physical_id.encode()) < names.PHYSICAL_ID_MAX_BYTES
