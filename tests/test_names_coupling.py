@@ -187,3 +187,42 @@ def test_asset_handler_imports_from_the_asset_without_the_cdk(
     report = json.loads(result.stdout)
     assert report["file"].startswith(str(root))
     assert report["cdk"] == []
+
+
+def concrete(key: str, value: Any) -> str:
+    """A deploy-time value (Ref, GetAtt, Join) as CloudFormation would pass it: a string."""
+    if isinstance(value, str):
+        return value
+    stand_ins = {
+        names.PROP_SERVICE_TOKEN: "arn:aws:lambda:us-east-1:123456789012:function:framework",
+        names.PROP_REPOSITORY_NAME: "team/app",
+        names.PROP_CODEBUILD_PROJECT_NAME: "image-build",
+        names.PROP_PIPELINE_NAME: "image-pipeline",
+    }
+    return stand_ins[key]
+
+
+def test_the_lambda_code_accepts_every_resource_the_construct_emits(
+    synthesized: tuple[Path, dict[str, Any]],
+) -> None:
+    from ecr_image_waiter.custom_resource.properties import parse_properties
+
+    _, templates = synthesized
+    checked = 0
+    for template in templates.values():
+        for resource in template["Resources"].values():
+            if resource["Type"] != names.RESOURCE_TYPE:
+                continue
+            props = {k: concrete(k, v) for k, v in resource["Properties"].items()}
+            settings = parse_properties(props)
+            assert settings.timeout_seconds == int(props[names.PROP_TIMEOUT_SECONDS])
+            assert settings.interval_seconds == int(props[names.PROP_INTERVAL_SECONDS])
+            assert settings.architecture == props[names.PROP_ARCHITECTURE]
+            assert settings.reference.reference == props.get(
+                names.PROP_IMAGE_DIGEST, props.get(names.PROP_IMAGE_TAG)
+            )
+            assert settings.trigger_build_on_missing == (
+                props.get(names.PROP_TRIGGER_BUILD_ON_MISSING) == "true"
+            )
+            checked += 1
+    assert checked == 6
