@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -140,3 +141,17 @@ def test_help_works_from_both_entry_points(command: list[str]) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("usage: ecr-image-waiter")
     assert "wait" in done.stdout
+
+
+def test_ctrl_c_exits_130_with_one_line(server_ecr: Any) -> None:
+    server_ecr.create_repository(repositoryName="repo")
+    process = start("wait", "repo:never", "--interval", "1", "--timeout", "60")
+    # Interrupt once the process has made its first look (its first progress line).
+    assert process.stderr is not None
+    first = process.stderr.readline()
+    assert "repo:never: not yet (ImageNotFoundException), attempt 1" in first
+    process.send_signal(signal.SIGINT)
+    _, rest = process.communicate(timeout=30)
+    assert process.returncode == 130
+    assert "Traceback" not in rest
+    assert rest.strip().splitlines()[-1] == "ecr-image-waiter: interrupted"
