@@ -26,6 +26,7 @@ from ecr_image_waiter.local.framework import (
     run_custom_resource,
 )
 from tests.images import DOCKER_V2, push, single_manifest
+from tests.manifests import image_index, push_index
 
 EVENTS = Path(__file__).parent / "events"
 ACCOUNT = "123456789012"
@@ -500,3 +501,25 @@ def test_query_interval_must_divide_the_total_timeout() -> None:
     assert max_attempts(5, 3570) == 714
     with pytest.raises(ValueError, match="totalTimeout=600s is not integrally dividable"):
         max_attempts(7, 600)
+
+
+@pytest.mark.parametrize(
+    ("architecture", "platform"), [("arm64", "linux/arm64"), (None, "linux/amd64")]
+)
+def test_an_index_resolves_to_the_child_for_the_architecture(
+    moto_ecr: Any, clock: FakeClock, architecture: str | None, platform: str
+) -> None:
+    moto_ecr.create_repository(repositoryName="app")
+    index = image_index()
+    index_digest = push_index(moto_ecr, "app", index, "v1")
+    props = {"RepositoryName": "app", "ImageTag": "v1"}
+    if architecture is not None:
+        props["Architecture"] = architecture
+    result = run(event("create", **props), clock)
+    assert result["Status"] == "SUCCESS", result["Reason"]
+    assert result["Data"] is not None
+    child = index.child_digest(platform)
+    assert result["Data"][names.ATTR_IMAGE_DIGEST] == child
+    assert result["Data"][names.ATTR_IMAGE_URI].endswith(f"/app@{child}")
+    assert result["Data"][names.ATTR_INDEX_DIGEST] == index_digest
+    assert result["Data"][names.ATTR_ARCHITECTURE] == (architecture or "x86_64")

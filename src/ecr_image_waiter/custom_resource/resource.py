@@ -36,6 +36,7 @@ from ecr_image_waiter.custom_resource.properties import Settings, parse_properti
 from ecr_image_waiter.engine.classify import Verdict
 from ecr_image_waiter.engine.image import Observation, ResolvedImage
 from ecr_image_waiter.engine.lookup import EcrLookup, Inspector, make_client
+from ecr_image_waiter.engine.manifest import LambdaImageInspector
 from ecr_image_waiter.engine.wait import never_error, timeout_error
 from ecr_image_waiter.errors import InvalidInputError
 
@@ -124,9 +125,12 @@ def shared_client() -> ECRClient | None:
     return client
 
 
-def inspector_for(settings: Settings) -> Inspector | None:
-    """The extra checks on a found image (architecture, Lambda compatibility); None: none."""
-    return None
+def inspector_for(settings: Settings) -> Inspector:
+    """The checks on a found image: an index resolved to the child for the architecture,
+    and (LambdaCompatible) a media type Lambda can run."""
+    return LambdaImageInspector(
+        architecture=settings.architecture, lambda_compatible=settings.lambda_compatible
+    )
 
 
 def default_lookup(settings: Settings) -> EcrLookup:
