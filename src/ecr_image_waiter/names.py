@@ -96,6 +96,13 @@ HANDLER_IS_COMPLETE: Final = "ecr_image_waiter.custom_resource.handler.is_comple
 ENV_QUERY_INTERVAL_SECONDS: Final = "ECR_IMAGE_WAITER_QUERY_INTERVAL_SECONDS"
 #: Environment variable with the budget for polling inside one is_complete call.
 ENV_POLL_BUDGET_SECONDS: Final = "ECR_IMAGE_WAITER_POLL_BUDGET_SECONDS"
+#: The largest accepted poll budget, in seconds.
+MAX_POLL_BUDGET_SECONDS: Final = 60
+#: The poll budget the construct gives is_complete (0: one look per framework call).
+DEFAULT_POLL_BUDGET_SECONDS: Final = 0
+#: Seconds the is_complete function's timeout keeps beyond one query interval (the longest
+#: sleep to the deadline) plus the largest poll budget: slow ECR answers and their retries.
+IS_COMPLETE_TIMEOUT_MARGIN_SECONDS: Final = 30
 
 #: Key under which on_event hands its state to is_complete (the Provider framework merges
 #: on_event's result into the event that every is_complete call receives).

@@ -30,6 +30,8 @@ FIELDS = (
     "remaining",
     "imageUri",
     "error",
+    #: The build or execution started (or followed) for this request.
+    "run",
 )
 #: Longest string value in a log line (ECR messages can be long).
 MAX_VALUE_CHARS = 500

@@ -14,8 +14,24 @@ waiting, except:
   deadline (less than one query interval) and looks a last time, so the resource fails on
   its own deadline with a useful reason, before the framework's bare "Operation timed out";
 * when a poll budget is set (environment variable
-  :data:`~ecr_image_waiter.names.ENV_POLL_BUDGET_SECONDS`, default 0 = off), the call keeps
-  looking within that many seconds.
+  :data:`~ecr_image_waiter.names.ENV_POLL_BUDGET_SECONDS`, default
+  :data:`~ecr_image_waiter.names.DEFAULT_POLL_BUDGET_SECONDS`), the call keeps looking within
+  that many seconds.
+
+Pipeline awareness (``CodeBuildProjectName`` / ``PipelineName``): while ECR says "not yet",
+each look also asks a :class:`~ecr_image_waiter.engine.pipeline.PipelineWatch` whether the
+newest run that could still push the image has failed since the wait began (the state's
+``startedAt``); if so the call raises at once with the build or execution id and the failed
+phase or stage, so the wait ends within one query interval of the failure.
+
+``TriggerBuildOnMissing "true"``: ``on_event`` looks at ECR once and, when the image is not
+there, starts the pipeline (if named) or a build of the project, unless a run of it is
+already in progress, which it follows instead. The start carries an idempotency token derived
+from the RequestId, and the run id goes into the state, so no ``is_complete`` call starts
+anything: a retried ``on_event`` for the same request finds the run in progress (or gets it
+back from the token) rather than starting a second one. ``is_complete`` stays the one that
+decides: ``on_event``'s look only chooses whether to start a run, and a found image is
+confirmed by the first ``is_complete`` call, at once.
 
 Time is wall-clock epoch seconds: the calls run in different Lambda invocations.
 """
@@ -27,6 +43,7 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from ecr_image_waiter import names
@@ -37,6 +54,7 @@ from ecr_image_waiter.engine.classify import Verdict
 from ecr_image_waiter.engine.image import Observation, ResolvedImage
 from ecr_image_waiter.engine.lookup import EcrLookup, Inspector, make_client
 from ecr_image_waiter.engine.manifest import LambdaImageInspector
+from ecr_image_waiter.engine.pipeline import PipelineWatch, pipeline_aware
 from ecr_image_waiter.engine.wait import never_error, timeout_error
 from ecr_image_waiter.errors import InvalidInputError
 
@@ -49,23 +67,34 @@ REQUEST_TYPES = ("Create", "Update", "Delete")
 MAX_MESSAGE_BYTES = 1000
 #: Seconds between looks when polling inside one call without an IntervalSeconds.
 POLL_STEP_SECONDS = 1.0
-#: The largest accepted poll budget (the Lambda function's timeout must exceed it).
-MAX_POLL_BUDGET_SECONDS = 60.0
 #: Seconds kept free before the Lambda function's own timeout when sleeping to the deadline.
 LAMBDA_TIME_MARGIN_SECONDS = 2.0
 
 LookupFactory = Callable[[Settings], EcrLookup]
+#: Makes the watch of the build that pushes the image; None when no build is named.
+WatchFactory = Callable[[Settings], PipelineWatch | None]
 
 
 @dataclass(frozen=True)
 class ResourceState:
     """What on_event hands to every is_complete call."""
 
+    #: When the wait began (epoch seconds); pipeline runs that ended before it are old.
     started_at: float
     deadline: float
+    #: The build or execution that on_event started (or found running) for this request.
+    run: str | None = None
 
-    def to_dict(self) -> dict[str, float]:
-        return {"startedAt": self.started_at, "deadline": self.deadline}
+    @property
+    def since(self) -> datetime:
+        """:attr:`started_at` as an aware datetime, for :meth:`PipelineWatch.check`."""
+        return datetime.fromtimestamp(self.started_at, UTC)
+
+    def to_dict(self) -> dict[str, float | str]:
+        state: dict[str, float | str] = {"startedAt": self.started_at, "deadline": self.deadline}
+        if self.run is not None:
+            state["run"] = self.run
+        return state
 
     @classmethod
     def from_event(cls, event: Mapping[str, Any]) -> ResourceState:
@@ -86,7 +115,13 @@ class ResourceState:
             if not math.isfinite(value):
                 raise InvalidInputError(f"{names.STATE_KEY}.{key} is not finite: {value!r}")
             values.append(float(value))
-        return cls(started_at=values[0], deadline=values[1])
+        run = raw.get("run")
+        if run is not None and not (isinstance(run, str) and run):
+            raise InvalidInputError(
+                f"{names.STATE_KEY}.run is {show(run)}: expected a build or execution id, as "
+                "this package's on_event returns"
+            )
+        return cls(started_at=values[0], deadline=values[1], run=run)
 
 
 # --- ECR clients: one per container, made on first use -------------------------------------
@@ -141,6 +176,42 @@ def default_lookup(settings: Settings) -> EcrLookup:
     )
 
 
+_SERVICE_CLIENTS: dict[tuple[str | None, ...], Any] = {}
+
+
+def _service_client(service: str) -> Any:
+    """The container's client for ``service`` (made on first use), or None if it cannot be
+    made yet (the watch then makes its own and reports the failure)."""
+    from botocore.exceptions import BotoCoreError
+
+    from ecr_image_waiter.engine.lookup import make_service_client
+
+    env = os.environ
+    suffix = service.upper()
+    key = (service, *_client_key(), env.get(f"AWS_ENDPOINT_URL_{suffix}"))
+    client = _SERVICE_CLIENTS.get(key)
+    if client is None:
+        try:
+            client = make_service_client(service)
+        except BotoCoreError:
+            return None
+        _SERVICE_CLIENTS[key] = client
+    return client
+
+
+def default_watch(settings: Settings) -> PipelineWatch | None:
+    """The watch of the named CodeBuild project and/or pipeline, or None."""
+    project, pipeline = settings.codebuild_project_name, settings.pipeline_name
+    if project is None and pipeline is None:
+        return None
+    return PipelineWatch(
+        project,
+        pipeline,
+        codebuild_client=_service_client("codebuild") if project is not None else None,
+        codepipeline_client=_service_client("codepipeline") if pipeline is not None else None,
+    )
+
+
 # --- Environment ---------------------------------------------------------------------------
 
 
@@ -172,7 +243,10 @@ def query_interval_from_env() -> float:
 
 def poll_budget_from_env() -> float:
     return _env_seconds(
-        names.ENV_POLL_BUDGET_SECONDS, 0.0, minimum=0, maximum=MAX_POLL_BUDGET_SECONDS
+        names.ENV_POLL_BUDGET_SECONDS,
+        float(names.DEFAULT_POLL_BUDGET_SECONDS),
+        minimum=0,
+        maximum=float(names.MAX_POLL_BUDGET_SECONDS),
     )
 
 
@@ -180,7 +254,8 @@ def poll_budget_from_env() -> float:
 
 
 class ImageWaiterResource:
-    """on_event and is_complete, with their clock, sleep and ECR lookup injectable."""
+    """on_event and is_complete, with their clock, sleep, ECR lookup and pipeline watch
+    injectable (``lookup_factory`` / ``watch_factory`` take the validated settings)."""
 
     def __init__(
         self,
@@ -188,12 +263,14 @@ class ImageWaiterResource:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
         lookup_factory: LookupFactory = default_lookup,
+        watch_factory: WatchFactory = default_watch,
         query_interval: float | None = None,
         poll_budget: float | None = None,
     ) -> None:
         self.clock = clock
         self.sleep = sleep
         self.lookup_factory = lookup_factory
+        self.watch_factory = watch_factory
         #: None: read from the environment on each call.
         self.query_interval = query_interval
         self.poll_budget = poll_budget
@@ -201,7 +278,10 @@ class ImageWaiterResource:
     # on_event ------------------------------------------------------------------------------
 
     def on_event(self, event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
-        """Validate and start the clock (Create, Update); Delete answers at once."""
+        """Validate and start the clock (Create, Update); Delete answers at once.
+
+        With TriggerBuildOnMissing, also look once and start the build if the image is not
+        there (see the module docstring)."""
         enable_logs()
         request_type = _request_type(event)
         logical_id = _text(event.get("LogicalResourceId"))
@@ -230,7 +310,10 @@ class ImageWaiterResource:
             )
             raise
         now = self.clock()
-        state = ResourceState(started_at=now, deadline=now + settings.timeout_seconds)
+        run = None
+        if settings.trigger_build_on_missing:
+            run = self._start_if_missing(event, settings, request_type, logical_id)
+        state = ResourceState(started_at=now, deadline=now + settings.timeout_seconds, run=run)
         log_line(
             event="on_event",
             requestType=request_type,
@@ -240,8 +323,58 @@ class ImageWaiterResource:
             reference=settings.reference.reference,
             verdict="started",
             remaining=float(settings.timeout_seconds),
+            run=run,
         )
         return {"PhysicalResourceId": settings.physical_id, names.STATE_KEY: state.to_dict()}
+
+    def _start_if_missing(
+        self,
+        event: Mapping[str, Any],
+        settings: Settings,
+        request_type: str,
+        logical_id: str | None,
+    ) -> str | None:
+        """One look; if the image is not there, the id of the run started (or found running).
+
+        A found image, or a never-case, starts nothing: the first is_complete call reports
+        it. A run that cannot be started raises (the wait could never end).
+        """
+        watch = self.watch_factory(settings)
+        if watch is None:  # the properties parser requires a name with the flag
+            return None
+        ref = settings.reference
+        observation = self.lookup_factory(settings).look(ref)
+        if observation.verdict is not Verdict.NOT_YET:
+            return None
+        run = watch.running()
+        verdict = "following"
+        if run is None:
+            try:
+                run = watch.trigger(_text(event.get("RequestId")) or "", ref)
+            except Exception as error:
+                _cap(error)
+                log_line(
+                    event="on_event",
+                    requestType=request_type,
+                    logicalResourceId=logical_id,
+                    repository=ref.repository,
+                    reference=ref.reference,
+                    verdict="start failed",
+                    error=str(error),
+                )
+                raise
+            verdict = "triggered"
+        log_line(
+            event="on_event",
+            requestType=request_type,
+            logicalResourceId=logical_id,
+            repository=ref.repository,
+            reference=ref.reference,
+            verdict=verdict,
+            code=observation.code,
+            run=run,
+        )
+        return run
 
     # is_complete ---------------------------------------------------------------------------
 
@@ -282,15 +415,18 @@ class ImageWaiterResource:
         budget = self.poll_budget if self.poll_budget is not None else poll_budget_from_env()
         ref = settings.reference
         call_start = self.clock()
-        lookup: EcrLookup | None = None
+        check: Callable[[], Observation] | None = None
         looks = 0
 
         def look() -> Observation:
-            nonlocal lookup, looks
-            if lookup is None:
+            nonlocal check, looks
+            if check is None:
                 lookup = self.lookup_factory(settings)
+                check = pipeline_aware(
+                    lambda: lookup.look(ref), self.watch_factory(settings), state.since
+                )
             looks += 1
-            observation = lookup.look(ref)
+            observation = check()
             now = self.clock()
             log_line(
                 event="attempt",
@@ -304,6 +440,7 @@ class ImageWaiterResource:
                 imageUri=observation.image.image_uri if observation.image else None,
                 elapsed=now - state.started_at,
                 remaining=state.deadline - now,
+                run=state.run,
             )
             return observation
 

@@ -355,6 +355,22 @@ class PipelineWatch:
             action=action if rule.kind is Kind.ACCESS_DENIED else None,
         )
 
+    def running(self) -> str | None:
+        """The id of the newest build or execution in progress, else None.
+
+        A run already going will push the image, so a caller about to :meth:`trigger` can
+        follow it instead of starting another: a retried request finds the run that its
+        first attempt started, even after the idempotency token's window. A read that fails
+        gives None (the caller decides without it; :meth:`check` reports such failures).
+        """
+        for source in self._sources():
+            runs = source()
+            if isinstance(runs, list):
+                going = [run for run in runs if run.running]
+                if going:
+                    return max(going, key=_start_key).id
+        return None
+
     # --- trigger ----------------------------------------------------------------------------
 
     def trigger(self, request_id: str, ref: ImageReference, *, started: str | None = None) -> str:
