@@ -6,8 +6,23 @@ becomes one line on stderr, ``ecr-image-waiter: error: <message>``, and an exit 
 * 0: every image is ready (its digest-pinned URI is printed on stdout);
 * 1: the deadline passed (``check``: an image is not there);
 * 2: invalid input or usage (nothing was asked of ECR);
-* 3: the image will never be ready (repository missing, access denied, unusable image);
+* 3: the image will never be ready (repository missing, access denied, unusable image, the
+  build that should push it failed);
 * 130: interrupted (Ctrl-C).
+
+Image indexes: an OCI image index or Docker manifest list resolves to its child for
+``--architecture`` (``x86_64`` = linux/amd64, the default, or ``arm64``), skipping attestation
+manifests; the child's digest URI is printed (``--json`` adds the index digest). An index
+without that platform exits 3 naming the platforms it has.
+
+``--lambda``: the image must also be one Lambda can run (a Docker v2 or OCI image manifest
+with image config and layers); anything else exits 3 naming the media type and the remedy
+(``docker buildx build --provenance=false`` or ``BUILDX_NO_DEFAULT_ATTESTATIONS=1``).
+
+``--codebuild-project NAME`` / ``--pipeline NAME``: while an image is not there, the newest
+build or pipeline execution that started or ended since the command began is watched; if it
+ended failed (and nothing newer runs), the command exits 3 at once with its id and the
+failed phase or stage.
 
 ``--traceback`` shows the traceback instead of the one-line message.
 
@@ -28,6 +43,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
@@ -45,6 +61,7 @@ from ecr_image_waiter.engine import (
     Cancelled,
     EcrLookup,
     ImageReference,
+    Observation,
     Verdict,
     WaitPolicy,
     WaitResult,
@@ -53,6 +70,8 @@ from ecr_image_waiter.engine import (
     parse_reference,
     wait_until_ready,
 )
+from ecr_image_waiter.engine.manifest import LambdaImageInspector
+from ecr_image_waiter.engine.pipeline import PipelineWatch, pipeline_aware
 from ecr_image_waiter.errors import (
     EcrImageWaiterError,
     ImageNeverReadyError,
@@ -60,13 +79,20 @@ from ecr_image_waiter.errors import (
     WaitError,
     WaitTimeoutError,
 )
-from ecr_image_waiter.names import DEFAULT_CLI_INTERVAL_SECONDS, DEFAULT_CLI_TIMEOUT_SECONDS
+from ecr_image_waiter.names import (
+    ARCH_X86_64,
+    ARCHITECTURES,
+    DEFAULT_CLI_INTERVAL_SECONDS,
+    DEFAULT_CLI_TIMEOUT_SECONDS,
+)
 
 if TYPE_CHECKING:
     from _typeshed import SupportsWrite
 
 #: Makes the lookup (with its own ECR client) for one image.
 LookupFactory = Callable[[ImageReference], EcrLookup]
+#: Makes the watch of the build that pushes one image (None: no build named).
+WatchFactory = Callable[[ImageReference], PipelineWatch | None]
 
 
 class ExitStatus(IntEnum):
@@ -128,7 +154,7 @@ def build_parser(stdout: TextIO, stderr: TextIO) -> ArgumentParser:
         description="Wait until container images are in Amazon ECR; "
         "print their digest-pinned URIs.",
         epilog="Exit codes: 0 ready, 1 timed out (check: not there), 2 invalid input, "
-        "3 never (repository missing, access denied, unusable image).",
+        "3 never (repository missing, access denied, unusable image, failed build).",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
 
@@ -148,6 +174,32 @@ def build_parser(stdout: TextIO, stderr: TextIO) -> ArgumentParser:
         "--wait-for-repository",
         action="store_true",
         help="a missing repository means 'not yet' rather than exit 3",
+    )
+    common.add_argument(
+        "--architecture",
+        choices=ARCHITECTURES,
+        default=ARCH_X86_64,
+        help="the Lambda architecture the image is for: an image index resolves to its "
+        "linux/amd64 (x86_64) or linux/arm64 child (default x86_64)",
+    )
+    common.add_argument(
+        "--lambda",
+        dest="lambda_compatible",
+        action="store_true",
+        help="exit 3 at once on an image Lambda cannot run (an index with no image for the "
+        "architecture, another media type, a non-image artifact)",
+    )
+    common.add_argument(
+        "--codebuild-project",
+        metavar="NAME",
+        help="the CodeBuild project that pushes the images: exit 3 as soon as its newest "
+        "build has failed",
+    )
+    common.add_argument(
+        "--pipeline",
+        metavar="NAME",
+        help="the CodePipeline that pushes the images: exit 3 as soon as its newest "
+        "execution has failed",
     )
     common.add_argument(
         "--json",
@@ -202,6 +254,7 @@ class Context:
     clock: Callable[[], float]
     sleep: Callable[[float], None] | None
     lookup_factory: LookupFactory | None
+    watch_factory: WatchFactory | None = None
 
 
 class WaitFailures(EcrImageWaiterError):
@@ -214,13 +267,18 @@ class WaitFailures(EcrImageWaiterError):
 
 def program(args: argparse.Namespace, ctx: Context) -> ExitStatus:
     refs = resolve_references(args, ctx.env)
+    since = datetime.now(UTC)  # runs that ended before this are not the ones to watch
+    watches = [(ctx.watch_factory or _watch_for(args))(ref) for ref in refs]
     factory = ctx.lookup_factory or _lookup_for(args)
-    lookups = [factory(ref) for ref in refs]
+    checks = [
+        _pipeline_aware(factory(ref), ref, watch, since)
+        for ref, watch in zip(refs, watches, strict=True)
+    ]
     if args.command == "check":
-        results = _check_all(refs, lookups, ctx.clock)
+        results = _check_all(refs, checks, ctx.clock)
     else:
         policy = WaitPolicy(timeout=args.timeout, interval=args.interval)
-        results = _wait_all(args, refs, lookups, policy, ctx)
+        results = _wait_all(args, refs, checks, policy, ctx)
     for result in results:
         if args.json:
             record = {
@@ -235,13 +293,40 @@ def program(args: argparse.Namespace, ctx: Context) -> ExitStatus:
     return ExitStatus.OK
 
 
+Check = Callable[[], Observation]
+
+
 def _lookup_for(args: argparse.Namespace) -> LookupFactory:
-    """How each image is looked up: one ECR client per image (they run in parallel)."""
+    """How each image is looked up: one ECR client per image (they run in parallel); an
+    index resolves to the child for --architecture; --lambda adds Lambda's checks."""
 
     def factory(ref: ImageReference) -> EcrLookup:
-        return EcrLookup(make_client(ref.region), wait_for_repository=args.wait_for_repository)
+        return EcrLookup(
+            make_client(ref.region),
+            wait_for_repository=args.wait_for_repository,
+            inspector=LambdaImageInspector(
+                architecture=args.architecture, lambda_compatible=args.lambda_compatible
+            ),
+        )
 
     return factory
+
+
+def _watch_for(args: argparse.Namespace) -> WatchFactory:
+    """A watch per image (clients are not shared between threads), if a build is named."""
+
+    def factory(ref: ImageReference) -> PipelineWatch | None:
+        if args.codebuild_project is None and args.pipeline is None:
+            return None
+        return PipelineWatch(args.codebuild_project, args.pipeline, region=ref.region)
+
+    return factory
+
+
+def _pipeline_aware(
+    lookup: EcrLookup, ref: ImageReference, watch: PipelineWatch | None, since: datetime
+) -> Check:
+    return pipeline_aware(lambda: lookup.look(ref), watch, since)
 
 
 def resolve_references(args: argparse.Namespace, env: Mapping[str, str]) -> list[ImageReference]:
@@ -279,14 +364,14 @@ def default_region(env: Mapping[str, str]) -> str | None:
 
 
 def _check_all(
-    refs: Sequence[ImageReference], lookups: Sequence[EcrLookup], clock: Callable[[], float]
+    refs: Sequence[ImageReference], checks: Sequence[Check], clock: Callable[[], float]
 ) -> list[WaitResult]:
     """One look per image; fail naming every image that is not there or never will be."""
     results: list[WaitResult] = []
     failures: list[tuple[str, WaitError]] = []
-    for ref, lookup in zip(refs, lookups, strict=True):
+    for ref, look in zip(refs, checks, strict=True):
         start = clock()
-        observation = lookup.look(ref)
+        observation = look()
         elapsed = clock() - start
         if observation.verdict is Verdict.READY:
             assert observation.image is not None  # noqa: S101  (READY always carries it)
@@ -318,7 +403,7 @@ def _check_all(
 def _wait_all(
     args: argparse.Namespace,
     refs: Sequence[ImageReference],
-    lookups: Sequence[EcrLookup],
+    checks: Sequence[Check],
     policy: WaitPolicy,
     ctx: Context,
 ) -> list[WaitResult]:
@@ -337,12 +422,12 @@ def _wait_all(
         ctx.sleep(seconds)
 
     def work(index: int) -> None:
-        ref, lookup = refs[index], lookups[index]
+        ref, look = refs[index], checks[index]
 
         def check() -> Any:
             if cancelled.is_set():
                 raise Cancelled
-            return lookup.look(ref)
+            return look()
 
         def on_attempt(attempt: Attempt) -> None:
             progress.attempt(index, attempt)
@@ -413,11 +498,13 @@ def main(
     lookup_factory: LookupFactory | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] | None = None,
+    watch_factory: WatchFactory | None = None,
 ) -> ExitStatus:
     """Run the command with ``argv``; return the exit status. Never raises (but --traceback).
 
     ``sleep`` replaces the pause between looks (tests pass a fake clock's); by default the
-    pause is a wait that ends early when another image has failed.
+    pause is a wait that ends early when another image has failed. ``lookup_factory`` and
+    ``watch_factory`` replace how each image's ECR lookup and build watch are made.
     """
     args_list = list(sys.argv[1:] if argv is None else argv)
     out = sys.stdout if stdout is None else stdout
@@ -429,6 +516,7 @@ def main(
         clock=clock,
         sleep=sleep,
         lookup_factory=lookup_factory,
+        watch_factory=watch_factory,
     )
     try:
         parser = build_parser(out, err)
