@@ -21,6 +21,7 @@ from aws_cdk.assertions import Template
 
 from ecr_image_waiter import names
 from ecr_image_waiter.construct import EcrImageWaiter, EcrImageWaiterProvider
+from ecr_image_waiter.construct.provider import IS_COMPLETE_TIMEOUT_SECONDS
 from ecr_image_waiter.errors import InvalidInputError
 from tests.test_example import as_list, policy_statements, templates, wildcard_grants
 
@@ -241,8 +242,20 @@ def test_one_provider_per_stack_shared_by_every_waiter(synthesized: dict[str, An
             assert props["Runtime"] == "python3.14"
             assert props["Architectures"] == ["arm64"]
             assert props["MemorySize"] == 128
-            assert props["Environment"]["Variables"][names.ENV_QUERY_INTERVAL_SECONDS] == "5"
-            assert props["Timeout"] == (30 if props["Handler"] == names.HANDLER_ON_EVENT else 60)
+            variables = props["Environment"]["Variables"]
+            assert variables[names.ENV_QUERY_INTERVAL_SECONDS] == "5"
+            if props["Handler"] == names.HANDLER_ON_EVENT:
+                assert props["Timeout"] == 60
+                assert names.ENV_POLL_BUDGET_SECONDS not in variables
+            else:
+                # Room for a sleep of one query interval to the deadline, the largest poll
+                # budget, and a margin.
+                assert props["Timeout"] == IS_COMPLETE_TIMEOUT_SECONDS
+                assert props["Timeout"] > (
+                    names.DEFAULT_QUERY_INTERVAL_SECONDS + names.MAX_POLL_BUDGET_SECONDS
+                )
+                budget = variables[names.ENV_POLL_BUDGET_SECONDS]
+                assert budget == str(names.DEFAULT_POLL_BUDGET_SECONDS)
             assert "LogGroup" in props["LoggingConfig"]
     main = synthesized["templates"]["Main"]
     output = main["Outputs"]["Token"]["Value"]
@@ -294,16 +307,37 @@ def test_codebuild_pipeline_and_cross_account_grants(synthesized: dict[str, Any]
     assert ":ecr:us-east-1:123456789012:repository/team/other" in text
     actions = [a for action_group, _ in grants for a in action_group]
     assert actions.count("ecr:DescribeImages") == 2  # two repositories, three waiters
-    assert actions.count("codebuild:StartBuild") == 1  # triggering waiter
-    assert actions.count("codebuild:BatchGetBuilds") == 1
-    assert actions.count("codepipeline:GetPipelineState") == 1  # two waiters, one pipeline
-    assert "codepipeline:StartPipelineExecution" not in actions  # nobody asked to trigger
+    # is_complete reads; it starts nothing.
+    assert sorted(a for a in actions if a.startswith("codebuild:")) == sorted(
+        names.CODEBUILD_READ_ACTIONS
+    )
+    # Two waiters, one pipeline: one statement with exactly the actions the code calls.
+    assert sorted(a for a in actions if a.startswith("codepipeline:")) == sorted(
+        names.CODEPIPELINE_READ_ACTIONS
+    )
     for action_group, resource in grants:
         if action_group[0].startswith("codebuild:"):
             assert ":project/image-build" in resource
         if action_group[0].startswith("codepipeline:"):
             assert resource == json.dumps(PIPELINE_ARN)
-    assert non_log_actions(role_statements(options, names.HANDLER_ON_EVENT)) == []
+    # on_event makes the first look and starts the build, for the triggering waiter only:
+    # ECR reads on its repository, the project's reads and StartBuild on that project.
+    started = non_log_actions(role_statements(options, names.HANDLER_ON_EVENT))
+    started_actions = sorted(a for action_group, _ in started for a in action_group)
+    assert started_actions == sorted(
+        [
+            names.ECR_DESCRIBE_ACTION,
+            names.ECR_BATCH_GET_IMAGE_ACTION,
+            *names.CODEBUILD_READ_ACTIONS,
+            *names.CODEBUILD_TRIGGER_ACTIONS,
+        ]
+    )
+    for action_group, resource in started:
+        if action_group[0].startswith("ecr:"):
+            assert f":{OTHER_ACCOUNT}:repository/team/app" in resource
+        else:
+            assert ":project/image-build" in resource
+    assert "codepipeline:StartPipelineExecution" not in json.dumps(started + grants)
 
 
 def test_resolve_on_every_deploy_adds_a_fresh_nonce_per_synth():

@@ -7,9 +7,13 @@ the CDK Provider framework, which calls ``is_complete`` every
 Each waiter's own interval and deadline are enforced by the Lambda code, so waiters with
 different settings share this one provider.
 
-Permissions are added per waiter, and only to the ``is_complete`` function's role: ECR reads on
-the repositories actually waited for, CodeBuild/CodePipeline reads (and starts, if asked) on the
-projects and pipelines named. ``on_event`` gets no AWS permission at all. Every function role
+Permissions are added per waiter, with the actions the Lambda code calls (``names``), on the
+resources named only. The ``is_complete`` function's role gets ECR reads on the repositories
+actually waited for and CodeBuild/CodePipeline reads on the projects and pipelines named.
+The ``on_event`` function's role gets nothing, unless a waiter asks to start its build when
+the image is missing: ``on_event`` then looks once and starts the run, so for that waiter it
+gets the ECR reads on the repository, the reads on the project or pipeline (to follow a run
+already going) and the start action on that project or pipeline only. Every function role
 writes only to its own log group; no managed policy is attached.
 
 Log groups: one for each of our two functions and one shared by the framework's functions, each
@@ -37,29 +41,24 @@ from ecr_image_waiter.errors import InvalidInputError
 #: Log retention of the provider's log groups unless the first caller asks otherwise.
 DEFAULT_LOG_RETENTION = logs.RetentionDays.ONE_WEEK
 
-#: ``on_event`` validates and records the request: it makes no AWS call.
-ON_EVENT_TIMEOUT = Duration.seconds(30)
-#: ``is_complete`` looks once (or polls briefly) and returns; a minute covers the query
-#: interval plus any polling budget with room for a slow ECR answer.
-IS_COMPLETE_TIMEOUT = Duration.seconds(60)
+#: ``on_event`` validates the request; with TriggerBuildOnMissing it also looks at ECR once,
+#: reads the project's recent runs and starts one: three calls, each with botocore's retries.
+ON_EVENT_TIMEOUT = Duration.seconds(60)
+#: ``is_complete`` looks once (or polls within the poll budget) and may sleep up to one query
+#: interval to look at the deadline: its timeout covers both, plus a margin for slow answers.
+IS_COMPLETE_TIMEOUT_SECONDS = (
+    names.DEFAULT_QUERY_INTERVAL_SECONDS
+    + names.MAX_POLL_BUDGET_SECONDS
+    + names.IS_COMPLETE_TIMEOUT_MARGIN_SECONDS
+)
+IS_COMPLETE_TIMEOUT = Duration.seconds(IS_COMPLETE_TIMEOUT_SECONDS)
 MEMORY_MB = 128
 #: The newest Python runtime (cdk-nag AwsSolutions-L1 flags any other).
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 #: Graviton costs less per GB-second; the code is pure Python.
 ARCHITECTURE = lambda_.Architecture.ARM_64
 
-ECR_READ_ACTIONS: tuple[str, ...] = ("ecr:DescribeImages", "ecr:BatchGetImage")
-CODEBUILD_READ_ACTIONS: tuple[str, ...] = (
-    "codebuild:BatchGetBuilds",
-    "codebuild:ListBuildsForProject",
-)
-CODEBUILD_START_ACTIONS: tuple[str, ...] = ("codebuild:StartBuild",)
-PIPELINE_READ_ACTIONS: tuple[str, ...] = (
-    "codepipeline:GetPipelineState",
-    "codepipeline:ListPipelineExecutions",
-    "codepipeline:GetPipelineExecution",
-)
-PIPELINE_START_ACTIONS: tuple[str, ...] = ("codepipeline:StartPipelineExecution",)
+ECR_READ_ACTIONS: tuple[str, ...] = (names.ECR_DESCRIBE_ACTION, names.ECR_BATCH_GET_IMAGE_ACTION)
 
 
 class EcrImageWaiterProvider(Construct):
@@ -113,6 +112,10 @@ class EcrImageWaiterProvider(Construct):
         self._granted: set[str] = set()
         code = lambda_.Code.from_asset(str(staged_asset_dir()))
         environment = {names.ENV_QUERY_INTERVAL_SECONDS: str(names.DEFAULT_QUERY_INTERVAL_SECONDS)}
+        is_complete_environment = {
+            **environment,
+            names.ENV_POLL_BUDGET_SECONDS: str(names.DEFAULT_POLL_BUDGET_SECONDS),
+        }
 
         self.on_event_function = self._function(
             "OnEvent",
@@ -127,7 +130,7 @@ class EcrImageWaiterProvider(Construct):
             code=code,
             handler=names.HANDLER_IS_COMPLETE,
             timeout=IS_COMPLETE_TIMEOUT,
-            environment=environment,
+            environment=is_complete_environment,
             description="ecr-image-waiter: looks for the image in ECR",
         )
 
@@ -152,33 +155,51 @@ class EcrImageWaiterProvider(Construct):
 
     @property
     def is_complete_role(self) -> iam.IRole:
-        """The role that makes every AWS call of the wait (the only one with grants)."""
+        """The role that makes the wait's AWS calls (ECR, build and pipeline reads)."""
         role = self.is_complete_function.role
         assert role is not None  # noqa: S101  (created in _function)
         return role
 
-    def grant_repository_read(self, repository_arn: str) -> None:
-        """Let the waiter read images of one repository (DescribeImages, BatchGetImage)."""
-        self._grant(ECR_READ_ACTIONS, repository_arn)
+    @property
+    def on_event_role(self) -> iam.IRole:
+        """The role of ``on_event``: grants only for waiters that start their build."""
+        role = self.on_event_function.role
+        assert role is not None  # noqa: S101  (created in _function)
+        return role
+
+    def grant_repository_read(self, repository_arn: str, *, on_event: bool = False) -> None:
+        """Let the waiter read images of one repository (DescribeImages, BatchGetImage);
+        ``on_event`` too when it makes the first look (a waiter that starts its build)."""
+        self._grant(ECR_READ_ACTIONS, repository_arn, self.is_complete_role)
+        if on_event:
+            self._grant(ECR_READ_ACTIONS, repository_arn, self.on_event_role)
 
     def grant_codebuild_project(self, project_arn: str, *, start: bool = False) -> None:
-        """Let the waiter follow a CodeBuild project's builds (and start one if ``start``)."""
-        self._grant(CODEBUILD_READ_ACTIONS, project_arn)
+        """Let the waiter follow a CodeBuild project's builds; with ``start``, let
+        ``on_event`` follow them too and start one."""
+        self._grant(names.CODEBUILD_READ_ACTIONS, project_arn, self.is_complete_role)
         if start:
-            self._grant(CODEBUILD_START_ACTIONS, project_arn)
+            self._grant(names.CODEBUILD_READ_ACTIONS, project_arn, self.on_event_role)
+            self._grant(names.CODEBUILD_TRIGGER_ACTIONS, project_arn, self.on_event_role)
 
     def grant_pipeline(self, pipeline_arn: str, *, start: bool = False) -> None:
-        """Let the waiter follow a pipeline's executions (and start one if ``start``)."""
-        self._grant(PIPELINE_READ_ACTIONS, pipeline_arn)
+        """Let the waiter follow a pipeline's executions; with ``start``, let ``on_event``
+        follow them too and start one."""
+        self._grant(names.CODEPIPELINE_READ_ACTIONS, pipeline_arn, self.is_complete_role)
         if start:
-            self._grant(PIPELINE_START_ACTIONS, pipeline_arn)
+            self._grant(names.CODEPIPELINE_READ_ACTIONS, pipeline_arn, self.on_event_role)
+            self._grant(names.CODEPIPELINE_TRIGGER_ACTIONS, pipeline_arn, self.on_event_role)
 
-    def _grant(self, actions: Sequence[str], resource_arn: str) -> None:
-        key = json.dumps([list(actions), Stack.of(self).resolve(resource_arn)], sort_keys=True)
+    def _grant(self, actions: Sequence[str], resource_arn: str, role: iam.IRole) -> None:
+        stack = Stack.of(self)
+        key = json.dumps(
+            [list(actions), stack.resolve(resource_arn), stack.resolve(role.role_arn)],
+            sort_keys=True,
+        )
         if key in self._granted:
             return
         self._granted.add(key)
-        self.is_complete_role.add_to_principal_policy(
+        role.add_to_principal_policy(
             iam.PolicyStatement(actions=list(actions), resources=[resource_arn])
         )
 

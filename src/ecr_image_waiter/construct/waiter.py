@@ -50,8 +50,9 @@ class EcrImageWaiter(Construct):
     :param interval: how often to look; default (and minimum) the provider's query interval,
         ``names.DEFAULT_QUERY_INTERVAL_SECONDS``. It need not divide the timeout.
     :param registry_id: the account that owns the repository when it is not this stack's.
-    :param architecture: the architecture the image must run on; use :attr:`architecture`
-        for the function too.
+    :param architecture: the architecture the image must run on (an image index resolves to
+        its child for it); give the function ``architecture=waiter.architecture`` so the two
+        cannot differ. Default x86_64, as for a Lambda function.
     :param lambda_compatible: fail at once on an image Lambda cannot run (an image index
         with attestations, a non-image artifact, another architecture). Default on.
     :param wait_for_repository: keep waiting while the repository does not exist yet,
@@ -61,8 +62,10 @@ class EcrImageWaiter(Construct):
     :param codebuild_project: the CodeBuild project that pushes the image: a failed build
         ends the wait at once.
     :param pipeline: the CodePipeline that pushes the image: a failed execution ends the wait.
-    :param trigger_build_on_missing: start the project (or the pipeline) once when the first
-        look finds no image.
+    :param trigger_build_on_missing: start the project (or the pipeline) once per deploy
+        request when the first look finds no image (a run already in progress is followed
+        instead). Only then does the provider's ``on_event`` function get permissions: the
+        ECR reads, the project's (pipeline's) reads and its start action, on those only.
     :param log_retention: retention of the shared provider's log groups (default one week);
         every waiter of a stack must agree.
     """
@@ -117,7 +120,9 @@ class EcrImageWaiter(Construct):
         self._repository = repository
         self._architecture = architecture
         self.provider = EcrImageWaiterProvider.of(self, log_retention=log_retention)
-        self.provider.grant_repository_read(_repository_arn(self, repository, registry_id))
+        self.provider.grant_repository_read(
+            _repository_arn(self, repository, registry_id), on_event=trigger_build_on_missing
+        )
 
         properties: dict[str, str] = {
             names.PROP_REPOSITORY_NAME: repository.repository_name,
