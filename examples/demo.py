@@ -56,8 +56,9 @@ PUSH_AFTER_SECONDS = (3.0, 6.0)
 QUERY_INTERVAL_SECONDS = 1
 INTERVAL_SECONDS = 1
 TIMEOUT_SECONDS = 40
-#: The framework's total timeout: after the waiters' own deadline, as in the construct.
-TOTAL_TIMEOUT_SECONDS = 45
+#: The framework's total timeout comes this long after the waiters' own deadline, as in the
+#: construct (so a waiter fails with its own reason, not "Operation timed out").
+FRAMEWORK_HEADROOM_SECONDS = 5
 #: Lambda's answer to a function whose image is missing (FACTS.md, "Lambda and container
 #: images": "Source image <uri> does not exist. Provide a valid source image.").
 LAMBDA_MISSING_IMAGE = "Source image {uri} does not exist. Provide a valid source image."
@@ -282,12 +283,14 @@ def function_args(
     }
 
 
-def push_later(deployed: list[Deployed], endpoint: str, timeline: Timeline) -> threading.Thread:
-    """The build pushing the images, one at each of PUSH_AFTER_SECONDS."""
+def push_later(
+    deployed: list[Deployed], push_after: list[float], endpoint: str, timeline: Timeline
+) -> threading.Thread:
+    """The build pushing the images, the n-th at push_after[n] seconds (none without one)."""
     ecr = client("ecr", endpoint)
 
     def run() -> None:
-        for item, at in zip(deployed, PUSH_AFTER_SECONDS, strict=False):
+        for item, at in zip(deployed, push_after, strict=False):
             time.sleep(max(0.0, at - timeline.elapsed()))
             body = manifest(item.repository)
             digest = "sha256:" + hashlib.sha256(body.encode()).hexdigest()
@@ -315,6 +318,7 @@ def run_waiters(
     env: dict[str, str],
     workdir: Path,
     timeline: Timeline,
+    timeout: int,
 ) -> tuple[int, dict[str, Any]]:
     """The asset's handlers, in their own process (see examples/demo_waiters.py)."""
     from ecr_image_waiter import names
@@ -326,7 +330,7 @@ def run_waiters(
     for item in deployed:
         properties = dict(item.waiter.properties)
         if names.PROP_TIMEOUT_SECONDS in properties:
-            properties[names.PROP_TIMEOUT_SECONDS] = str(TIMEOUT_SECONDS)
+            properties[names.PROP_TIMEOUT_SECONDS] = str(timeout)
         if names.PROP_INTERVAL_SECONDS in properties:
             properties[names.PROP_INTERVAL_SECONDS] = str(INTERVAL_SECONDS)
         request = make_request(
@@ -351,7 +355,7 @@ def run_waiters(
         "is_complete_function": handlers.is_complete_function,
         "framework_path": str(Path(str(framework.__file__)).resolve()),
         "query_interval": QUERY_INTERVAL_SECONDS,
-        "total_timeout": TOTAL_TIMEOUT_SECONDS,
+        "total_timeout": timeout + FRAMEWORK_HEADROOM_SECONDS,
         "waiters": waiters,
         "result_path": str(result_path),
     }
@@ -393,7 +397,10 @@ def pinned_uris(
         result = results.get(item.waiter.logical_id, {})
         data = result.get("Data") or {}
         if result.get("Status") != "SUCCESS":
-            print(f"  {item.waiter.function_logical_id}: no ImageUri, the waiter did not succeed")
+            print(
+                f"  {item.waiter.function_logical_id}: none: its waiter failed, so CloudFormation "
+                "does not create it and rolls back with the waiter's reason"
+            )
             ok = False
             continue
         assembly.deployed(api, item.waiter.logical_id, str(result["PhysicalResourceId"]), data)
@@ -421,6 +428,21 @@ def pinned_uris(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--outdir", type=Path, default=DEFAULT_OUTDIR, help="cloud assembly dir")
+    parser.add_argument(
+        "--push-after",
+        type=float,
+        nargs="*",
+        default=list(PUSH_AFTER_SECONDS),
+        metavar="SECONDS",
+        help="when the build pushes each image (fewer values: some images never come)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=int,
+        default=TIMEOUT_SECONDS,
+        metavar="SECONDS",
+        help=f"the waiters' TimeoutSeconds (default {TIMEOUT_SECONDS})",
+    )
     args = parser.parse_args(argv)
     begun = time.monotonic()
     print("ecr-image-waiter demo: the first deploy of examples/app.py, against a local ECR.")
@@ -430,7 +452,7 @@ def main(argv: list[str] | None = None) -> int:
     print("until the image is in ECR, and pins it to the image's digest.")
     print()
     try:
-        return story(args.outdir.resolve(), begun)
+        return story(args.outdir.resolve(), begun, args.push_after, args.timeout)
     except DemoError as error:
         print(f"demo: error: {error}", file=sys.stderr)
         return 1
@@ -439,7 +461,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
-def story(outdir: Path, begun: float) -> int:
+def story(outdir: Path, begun: float, push_after: list[float], timeout: int) -> int:
     if outdir == DEFAULT_OUTDIR.resolve() and outdir.exists():
         shutil.rmtree(outdir)
     assembly = synthesize(outdir)
@@ -454,7 +476,7 @@ def story(outdir: Path, begun: float) -> int:
     print(
         f"Timings scaled for the demo: query interval {handlers.query_interval_seconds:g} s -> "
         f"{QUERY_INTERVAL_SECONDS} s, IntervalSeconds -> {INTERVAL_SECONDS}, TimeoutSeconds -> "
-        f"{TIMEOUT_SECONDS}."
+        f"{timeout}."
     )
 
     from moto.server import ThreadedMotoServer
@@ -488,9 +510,15 @@ def story(outdir: Path, begun: float) -> int:
                 "api stack",
                 "WITH the waiters: " + ", ".join(item.waiter.logical_id for item in deployed),
             )
-            pusher = push_later(deployed, endpoint, timeline)
+            pusher = push_later(deployed, push_after, endpoint, timeline)
             status, results = run_waiters(
-                deployed, handlers, api=api, env=env, workdir=Path(work), timeline=timeline
+                deployed,
+                handlers,
+                api=api,
+                env=env,
+                workdir=Path(work),
+                timeline=timeline,
+                timeout=timeout,
             )
             pusher.join(timeout=30)
             ok = pinned_uris(deployed, results, assembly, api, endpoint)
