@@ -468,3 +468,65 @@ def test_refused_start_fails_the_request_naming_the_action(moto_ecr: Any) -> Non
     assert "access denied to codebuild:StartBuild" in result["Reason"]
     assert "grant codebuild:StartBuild" in result["Reason"]
     assert result["is_complete_calls"] == 0
+
+
+def test_pipeline_started_once_then_its_failure_ends_the_wait(moto_ecr: Any) -> None:
+    moto_ecr.create_repository(repositoryName="app")
+    pipeline = "app-pipeline"
+    began = datetime.fromtimestamp(START, UTC)
+    client = boto3.client("codepipeline", region_name=REGION)
+    stubber = Stubber(client)
+    stubber.activate()
+    listed = {"pipelineName": pipeline, "maxResults": 5}
+
+    def executions(status: str, updated: float) -> dict[str, Any]:
+        summary = {
+            "pipelineExecutionId": "exec-1",
+            "status": status,
+            "startTime": began,
+            "lastUpdateTime": began + timedelta(seconds=updated),
+        }
+        return {"pipelineExecutionSummaries": [summary]}
+
+    request = event(
+        RepositoryName="app", ImageTag="v1", PipelineName=pipeline, TriggerBuildOnMissing="true"
+    )
+    token = idempotency_token(request["RequestId"], "codepipeline", pipeline)
+    stubber.add_response("list_pipeline_executions", {}, listed)  # nothing running
+    stubber.add_response(
+        "start_pipeline_execution",
+        {"pipelineExecutionId": "exec-1"},
+        {"name": pipeline, "clientRequestToken": token},
+    )
+    stubber.add_response("list_pipeline_executions", executions("InProgress", 0), listed)
+    stubber.add_response("list_pipeline_executions", executions("Failed", 4), listed)
+    stubber.add_response(
+        "list_action_executions",
+        {
+            "actionExecutionDetails": [
+                {
+                    "stageName": "Build",
+                    "actionName": "DockerPush",
+                    "status": "Failed",
+                    "output": {"executionResult": {"externalExecutionSummary": "push denied"}},
+                }
+            ]
+        },
+        {"pipelineName": pipeline, "filter": {"pipelineExecutionId": "exec-1"}},
+    )
+    clock = FakeClock()
+    resource = ImageWaiterResource(
+        clock=clock,
+        sleep=clock.sleep,
+        query_interval=5,
+        poll_budget=0,
+        watch_factory=lambda s: PipelineWatch(None, s.pipeline_name, codepipeline_client=client),
+    )
+    result = run_resource(request, clock, resource)
+    stubber.assert_no_pending_responses()
+    assert result["Status"] == "FAILED"
+    reason = result["Reason"]
+    assert f"CodePipeline execution exec-1 of pipeline {pipeline} ended Failed" in reason
+    assert "in stage Build, action DockerPush (push denied)" in reason
+    assert result["is_complete_calls"] == 2
+    assert result["elapsed_seconds"] == 5
