@@ -351,7 +351,7 @@ def test_fault_soak(server_ecr: Any, moto_server_url: str) -> None:
         verdicts = list(pool.map(lambda n: soak_case(server_ecr, moto_server_url, n), range(cases)))
     wrong = [v.explain() for v in verdicts if not v.correct]
     assert not wrong, "\n".join(wrong[:10])
-    assert sum(sum(v.faults.values()) for v in verdicts) >= 10 * cases
+    assert sum(sum(v.faults.values()) for v in verdicts) >= 5 * cases
 
 
 def test_proxy_passes_everything_through_untouched(

@@ -9,9 +9,11 @@ and that Delete completes at once whatever ECR is doing.
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -36,10 +38,12 @@ from tests.faultproxy import (
     FaultProxy,
     Outcome,
     Plan,
+    SeededRate,
     drop_all,
     held_digest,
     judge,
     record,
+    scale,
     waiter_client,
 )
 from tests.images import digest_of, push, single_manifest
@@ -244,3 +248,41 @@ def test_delete_completes_at_once_whatever_ecr_is_doing(
     assert result["PhysicalResourceId"] == "default/app:v1"
     assert elapsed < DELETE_BOUND_SECONDS
     assert proxy.snapshot() == []  # Delete asks nothing of ECR
+
+
+SOAK_WEIGHTS = {
+    Fault.THROTTLE: 0.3,
+    Fault.ERROR_500: 0.1,
+    Fault.ERROR_503: 0.1,
+    Fault.DROP: 0.08,
+    Fault.RESET: 0.08,
+}
+
+
+def soak_case(ecr: Any, upstream: str, number: int) -> bool:
+    """One seeded Create: an image there, pushed during the faults, absent, or no repository."""
+    rng = random.Random(10_000 + number)
+    kind = rng.choice([READY, READY, TIMEOUT, NEVER])
+    plan = SeededRate(seed=number, weights=SOAK_WEIGHTS, end=rng.uniform(0.5, 1.5))
+    with FaultProxy(upstream, plan) as proxy:
+        _result, verdict = create_and_judge(
+            ecr,
+            proxy,
+            resource_on(proxy, read_timeout=1.0),
+            scenario=f"cr-soak-{number}",
+            expected=kind,
+            repository=f"cr-soak-{number}",
+            create_repository=kind != NEVER,
+            push_at=None if kind != READY else rng.choice([0.0, rng.uniform(0.1, 1.0)]),
+            timeout_seconds=3,
+            read_timeout=1.0,
+        )
+    return verdict.correct
+
+
+@pytest.mark.slow
+def test_custom_resource_fault_soak(server_ecr: Any, moto_server_url: str) -> None:
+    cases = 20 * scale()
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        results = list(pool.map(lambda n: soak_case(server_ecr, moto_server_url, n), range(cases)))
+    assert all(results), f"{results.count(False)} of {cases} ended wrongly"
