@@ -19,7 +19,9 @@ if TYPE_CHECKING:
 
 #: botocore's retry settings for ECR calls: the ``standard`` mode retries throttling,
 #: transient 5xx answers and connection errors with jittered exponential backoff.
-RETRY_CONFIG: dict[str, Any] = {"mode": "standard", "max_attempts": 4}
+#: ``total_max_attempts`` counts the first call too (botocore's ``max_attempts`` counts
+#: only the retries): five calls at most per look.
+RETRY_CONFIG: dict[str, Any] = {"mode": "standard", "total_max_attempts": 5}
 CONNECT_TIMEOUT_SECONDS = 5
 READ_TIMEOUT_SECONDS = 15
 
@@ -29,13 +31,16 @@ Inspector = Callable[["ECRClient", ImageReference, ResolvedImage], Observation]
 
 
 def make_client(region: str | None = None, *, max_attempts: int | None = None) -> ECRClient:
-    """An ECR client from the standard AWS configuration, with botocore's standard retries."""
+    """An ECR client from the standard AWS configuration, with botocore's standard retries.
+
+    ``max_attempts`` overrides the number of calls per look, the first one included.
+    """
     import boto3
     from botocore.config import Config
 
     retries = dict(RETRY_CONFIG)
     if max_attempts is not None:
-        retries["max_attempts"] = max_attempts
+        retries["total_max_attempts"] = max_attempts
     config = Config(
         retries=retries,  # type: ignore[arg-type]
         connect_timeout=CONNECT_TIMEOUT_SECONDS,

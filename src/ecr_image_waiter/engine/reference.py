@@ -185,8 +185,10 @@ def parse_reference(
         rest = uri.group("rest")
     elif "/" in text and "." in text.split("/", 1)[0]:
         raise InvalidReferenceError(
-            f"image reference {_show(text)} names a registry that is not Amazon ECR: expected "
-            "<account>.dkr.ecr.<region>.amazonaws.com/REPOSITORY"
+            f"image reference {_show(text)} names a registry that is not Amazon ECR (a first "
+            "part with a '.' is a registry host, as in Docker references): expected "
+            "<account>.dkr.ecr.<region>.amazonaws.com/REPOSITORY; for an ECR repository whose "
+            "name starts with a dotted part, give that full URI"
         )
 
     if "@" in rest:
