@@ -349,6 +349,10 @@ def test_check_present_absent_and_missing_repository(moto_ecr: Any) -> None:
         (["wait", "app", "--interval=-5s"], "interval '-5s' is negative"),
         (["wait", "app", "--interval", "-5s"], "argument --interval: expected one argument"),
         (["wait", "app", "--timeout", "inf"], "timeout 'inf' is not a duration"),
+        (
+            ["wait", "app", "--timeout", "99999999999999999999h", "--interval", "9999999999h"],
+            "timeout '99999999999999999999h' is too large: give at most 8760h",
+        ),
         (["wait"], "the following arguments are required: IMAGE"),
         ([], "the following arguments are required: COMMAND"),
         (["fetch", "app"], "invalid choice: 'fetch'"),

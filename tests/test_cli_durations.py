@@ -24,6 +24,7 @@ from ecr_image_waiter.errors import InvalidInputError
         ("10S", 10.0),
         ("1H", 3600.0),
         (" 30s ", 30.0),
+        ("8760h", 365 * 24 * 3600.0),
     ],
 )
 def test_accepted_durations(text: str, seconds: float) -> None:
@@ -49,6 +50,8 @@ def test_accepted_durations(text: str, seconds: float) -> None:
         ("0s", "is zero"),
         ("0h0m", "is zero"),
         ("9" * 400, "is too large"),
+        ("8760h1s", "is too large"),
+        ("99999999999999999999h", "is too large"),
     ],
 )
 def test_refused_durations_name_the_value_and_the_rule(text: str, fragment: str) -> None:
@@ -59,6 +62,9 @@ def test_refused_durations_name_the_value_and_the_rule(text: str, fragment: str)
     assert fragment in message
     if fragment != "is too large":
         assert "such as 90, 90s, 15m, 1h" in message
+    else:
+        assert "give at most 8760h" in message
+    assert len(message) < 200  # a huge value is quoted shortened: the message stays one line
 
 
 def test_zero_is_allowed_only_when_asked() -> None:

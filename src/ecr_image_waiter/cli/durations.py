@@ -1,8 +1,10 @@
 """Durations on the command line: ``90``, ``90s``, ``15m``, ``1h``, ``1m30s``, ``1.5m``.
 
 A bare number is seconds. Units are ``s``, ``m`` and ``h``; parts may be combined, largest
-first (``1h30m``), each unit at most once. Every rejected value gets a message that names the
-value, the rule and an example of a valid one.
+first (``1h30m``), each unit at most once, and at most :data:`MAX_SECONDS` (one year: a
+bound far beyond any wait, which keeps the deadline and the pauses within what the clock and
+``threading`` accept). Every rejected value gets a message that names the value, the rule and
+an example of a valid one.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ _DURATION_RE = re.compile(
     rf"(?:(?P<h>{_NUMBER})h)?(?:(?P<m>{_NUMBER})m)?(?:(?P<s>{_NUMBER})s?)?", re.IGNORECASE
 )
 _EXAMPLES = "such as 90, 90s, 15m, 1h or 1m30s"
+#: The longest duration accepted: 8760h (365 days).
+MAX_SECONDS = 365 * 24 * 3600.0
 
 
 def parse_duration(text: str, *, name: str = "duration", allow_zero: bool = False) -> float:
@@ -30,20 +34,29 @@ def parse_duration(text: str, *, name: str = "duration", allow_zero: bool = Fals
     if value == "" or match is None or not any(match.groupdict().values()):
         if value.startswith("-"):
             least = "0 or more" if allow_zero else "a duration above 0"
-            raise InvalidInputError(f"{name} {text!r} is negative: give {least}, {_EXAMPLES}")
+            raise InvalidInputError(f"{name} {_short(text)} is negative: give {least}, {_EXAMPLES}")
         raise InvalidInputError(
-            f"{name} {text!r} is not a duration: give seconds or a number with a unit "
+            f"{name} {_short(text)} is not a duration: give seconds or a number with a unit "
             f"s, m or h, {_EXAMPLES}"
         )
     seconds = 0.0
     for unit, amount in match.groupdict().items():
         if amount is not None:
             seconds += float(amount) * UNIT_SECONDS[unit.lower()]
-    if not math.isfinite(seconds):
-        raise InvalidInputError(f"{name} {text!r} is too large: give a finite duration")
+    if not math.isfinite(seconds) or seconds > MAX_SECONDS:
+        raise InvalidInputError(
+            f"{name} {_short(text)} is too large: give at most {MAX_SECONDS / 3600:.0f}h (365 days)"
+        )
     if seconds == 0 and not allow_zero:
-        raise InvalidInputError(f"{name} {text!r} is zero: give a duration above 0, {_EXAMPLES}")
+        raise InvalidInputError(
+            f"{name} {_short(text)} is zero: give a duration above 0, {_EXAMPLES}"
+        )
     return seconds
+
+
+def _short(text: str, limit: int = 80) -> str:
+    shown = repr(text)
+    return shown if len(shown) <= limit else shown[: limit - 4] + "...'"
 
 
 def format_duration(seconds: float) -> str:
