@@ -388,6 +388,52 @@ def test_no_region_anywhere_exits_2_with_a_remedy(monkeypatch: pytest.MonkeyPatc
     assert "--region" in line
 
 
+@pytest.mark.parametrize(
+    ("variable", "value", "argv", "expected"),
+    [
+        (
+            "AWS_PROFILE",
+            "no-such-profile",
+            ["check", "app:v1"],
+            "cannot set up the ECR client from the AWS configuration: ProfileNotFound",
+        ),
+        (
+            "AWS_ENDPOINT_URL_ECR",
+            "not a url",
+            ["wait", "app:v1"],
+            "cannot set up the ECR client from the AWS configuration: ValueError",
+        ),
+        (
+            "AWS_ENDPOINT_URL_CODEBUILD",
+            "not a url",
+            ["wait", "app:v1", "--codebuild-project", "app-image"],
+            "cannot set up the CodeBuild client from the AWS configuration: ValueError",
+        ),
+    ],
+)
+def test_a_broken_aws_configuration_exits_2_naming_the_cause(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, argv: list[str], expected: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    run = run_cli(*argv)
+    assert run.status is ExitStatus.USAGE, run.stderr
+    assert run.stdout == ""
+    line = assert_one_error_line(run)
+    assert expected in line
+    assert "check AWS_PROFILE" in line
+    assert "unexpected" not in line
+
+
+def test_a_broken_aws_profile_without_a_region_exits_2(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AWS_REGION")
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    monkeypatch.setenv("AWS_PROFILE", "no-such-profile")
+    run = run_cli("check", "app:v1", env={})
+    assert run.status is ExitStatus.USAGE, run.stderr
+    line = assert_one_error_line(run)
+    assert "cannot set up the region from the AWS configuration: ProfileNotFound" in line
+
+
 def test_region_from_the_env_mapping(moto_ecr: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AWS_REGION")
     monkeypatch.delenv("AWS_DEFAULT_REGION")

@@ -30,7 +30,9 @@ Durations: ``--timeout 0`` means one check and no waiting; the interval must be 
 Region: a full ECR image URI names its own region. For a short reference the region is
 ``--region``, else ``AWS_REGION`` / ``AWS_DEFAULT_REGION``, else the region of the AWS profile;
 with none of these the command exits 2 and says so. Endpoint and credentials come from the
-standard AWS configuration (profiles, environment variables, ``AWS_ENDPOINT_URL_ECR``).
+standard AWS configuration (profiles, environment variables, ``AWS_ENDPOINT_URL_ECR``); a
+configuration the AWS SDK cannot use (an unknown profile, an unreadable config file, an
+endpoint that is not a URL) exits 2 naming the cause, before anything is asked of AWS.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import IntEnum
-from typing import TYPE_CHECKING, Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO, TypeVar
 
 from ecr_image_waiter import __version__
 from ecr_image_waiter.cli.durations import parse_duration
@@ -70,6 +72,7 @@ from ecr_image_waiter.engine import (
     parse_reference,
     wait_until_ready,
 )
+from ecr_image_waiter.engine.lookup import make_service_client
 from ecr_image_waiter.engine.manifest import LambdaImageInspector
 from ecr_image_waiter.engine.pipeline import PipelineWatch, pipeline_aware
 from ecr_image_waiter.errors import (
@@ -88,6 +91,8 @@ from ecr_image_waiter.names import (
 
 if TYPE_CHECKING:
     from _typeshed import SupportsWrite
+
+_T = TypeVar("_T")
 
 #: Makes the lookup (with its own ECR client) for one image.
 LookupFactory = Callable[[ImageReference], EcrLookup]
@@ -302,7 +307,7 @@ def _lookup_for(args: argparse.Namespace) -> LookupFactory:
 
     def factory(ref: ImageReference) -> EcrLookup:
         return EcrLookup(
-            make_client(ref.region),
+            aws_setup(lambda: make_client(ref.region), "the ECR client"),
             wait_for_repository=args.wait_for_repository,
             inspector=LambdaImageInspector(
                 architecture=args.architecture, lambda_compatible=args.lambda_compatible
@@ -316,11 +321,43 @@ def _watch_for(args: argparse.Namespace) -> WatchFactory:
     """A watch per image (clients are not shared between threads), if a build is named."""
 
     def factory(ref: ImageReference) -> PipelineWatch | None:
-        if args.codebuild_project is None and args.pipeline is None:
+        project, pipeline = args.codebuild_project, args.pipeline
+        if project is None and pipeline is None:
             return None
-        return PipelineWatch(args.codebuild_project, args.pipeline, region=ref.region)
+        # Clients made now, so that a broken AWS configuration is reported before waiting.
+        return PipelineWatch(
+            project,
+            pipeline,
+            region=ref.region,
+            codebuild_client=None
+            if project is None
+            else aws_setup(
+                lambda: make_service_client("codebuild", ref.region), "the CodeBuild client"
+            ),
+            codepipeline_client=None
+            if pipeline is None
+            else aws_setup(
+                lambda: make_service_client("codepipeline", ref.region), "the CodePipeline client"
+            ),
+        )
 
     return factory
+
+
+def aws_setup(make: Callable[[], _T], what: str) -> _T:
+    """``make()`` (a client, the configured region), with a broken AWS configuration turned
+    into invalid input: exit 2 with the cause and where to fix it, instead of an unexpected
+    error. Nothing has been asked of AWS at this point."""
+    from botocore.exceptions import BotoCoreError
+
+    try:
+        return make()
+    except (BotoCoreError, ValueError) as error:
+        raise InvalidInputError(
+            f"cannot set up {what} from the AWS configuration: {type(error).__name__}: "
+            f"{error}; check AWS_PROFILE, the AWS config and credentials files and the "
+            "AWS_ENDPOINT_URL_* variables"
+        ) from error
 
 
 def _pipeline_aware(
@@ -359,7 +396,9 @@ def default_region(env: Mapping[str, str]) -> str | None:
             return env[key]
     import botocore.session
 
-    region = botocore.session.get_session().get_config_variable("region")
+    region = aws_setup(
+        lambda: botocore.session.get_session().get_config_variable("region"), "the region"
+    )
     return str(region) if region else None
 
 
