@@ -272,6 +272,26 @@ def test_throttled_read_is_no_opinion_and_is_kept() -> None:
     assert "ThrottlingException" in watch.last_problem
 
 
+def test_unreachable_codebuild_is_no_opinion_and_is_kept() -> None:
+    """A connection error that outlived botocore's retries is transient, as it is for ECR:
+    the wait goes on, and the problem is kept for progress output."""
+    from botocore.config import Config
+
+    from tests.conftest import free_port
+
+    client = boto3.client(
+        "codebuild",
+        region_name=REGION,
+        endpoint_url=f"http://127.0.0.1:{free_port()}",
+        config=Config(retries={"total_max_attempts": 1}, connect_timeout=2),
+    )
+    watch = PipelineWatch(PROJECT, codebuild_client=client)
+    assert watch.check(SINCE) is None
+    assert watch.last_problem is not None
+    assert "codebuild:ListBuildsForProject" in watch.last_problem
+    assert "ConnectionError" in watch.last_problem
+
+
 # --- CodeBuild against moto ------------------------------------------------------------------
 
 

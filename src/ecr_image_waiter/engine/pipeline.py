@@ -329,7 +329,8 @@ class PipelineWatch:
         self, call: Callable[[], Any], action: str, what: str
     ) -> dict[str, Any] | Observation | None:
         """The response, or a NEVER observation, or None (transient: no opinion this time)."""
-        from botocore.exceptions import BotoCoreError, ClientError
+        from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+        from botocore.exceptions import ConnectionError as BotoConnectionError
 
         try:
             response: dict[str, Any] = call()
@@ -338,6 +339,10 @@ class PipelineWatch:
             code = str(err.get("Code") or "Unknown")
             text = str(err.get("Message") or error)
             status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        except (BotoConnectionError, HTTPClientError) as error:
+            # Unreachable, reset or too slow after botocore's retries: transient, as for ECR
+            # (engine.lookup), so a network blip never ends the wait.
+            code, text, status = "ConnectionError", str(error), None
         except BotoCoreError as error:
             code, text, status = type(error).__name__, str(error), None
         else:
