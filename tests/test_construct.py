@@ -378,6 +378,9 @@ def new_stack() -> tuple[Stack, ecr.IRepository]:
             ["interval=60 s", "timeout=30 s"],
         ),
         ({"trigger_build_on_missing": True}, ["trigger_build_on_missing", "codebuild_project="]),
+        ({"timeout": 600}, ["timeout=600 is not a Duration", "Duration.seconds(N)"]),
+        ({"interval": 7}, ["interval=7 is not a Duration", "Duration.seconds(N)"]),
+        ({"architecture": "arm64"}, ["architecture='arm64'", "Architecture.ARM_64"]),
     ],
 )
 def test_bad_settings_are_refused_with_value_rule_and_remedy(
@@ -390,6 +393,16 @@ def test_bad_settings_are_refused_with_value_rule_and_remedy(
     assert message.startswith("S/W: ")
     for pattern in patterns:
         assert pattern in message
+
+
+def test_an_imported_repository_with_an_invalid_name_is_refused_at_synth():
+    stack = Stack(App(), "S", env=ENV)
+    repo = ecr.Repository.from_repository_name(stack, "R", "Bad Name!")
+    with pytest.raises(InvalidInputError) as caught:
+        EcrImageWaiter(stack, "W", repository=repo)
+    message = str(caught.value)
+    assert message.startswith("S/W: repository: repository name 'Bad Name!' is not valid")
+    assert "lowercase letters and digits" in message
 
 
 def test_trigger_with_both_project_and_pipeline_is_refused():

@@ -32,7 +32,12 @@ from constructs import Construct
 
 from ecr_image_waiter import names
 from ecr_image_waiter.construct.provider import EcrImageWaiterProvider
-from ecr_image_waiter.engine.reference import validate_digest, validate_registry_id, validate_tag
+from ecr_image_waiter.engine.reference import (
+    validate_digest,
+    validate_registry_id,
+    validate_repository,
+    validate_tag,
+)
 from ecr_image_waiter.errors import InvalidInputError
 
 DEFAULT_TIMEOUT = Duration.minutes(30)
@@ -102,6 +107,7 @@ class EcrImageWaiter(Construct):
             )
         if tag is None and digest is None:
             tag = names.DEFAULT_TAG
+        _check(validate_repository, repository.repository_name, where, "repository")
         _check(validate_tag, tag, where, "tag")
         _check(validate_digest, digest, where, "digest")
         _check(validate_registry_id, registry_id, where, "registry_id")
@@ -225,6 +231,11 @@ def _flag(value: bool) -> str:
 
 
 def _whole_seconds(value: Duration, where: str, name: str) -> int:
+    if not isinstance(value, Duration):
+        raise InvalidInputError(
+            f"{where}: {name}={value!r} is not a Duration: give "
+            f"{name}=Duration.seconds(N) or Duration.minutes(N) (aws_cdk.Duration)"
+        )
     millis = value.to_milliseconds()
     if millis % 1000:
         raise InvalidInputError(
@@ -271,6 +282,11 @@ def _interval_seconds(interval: Duration | None, timeout_seconds: int, where: st
 
 
 def _architecture_name(architecture: lambda_.Architecture, where: str) -> str:
+    if not isinstance(architecture, lambda_.Architecture):
+        raise InvalidInputError(
+            f"{where}: architecture={architecture!r} is not an aws_lambda.Architecture: give "
+            "aws_lambda.Architecture.X86_64 or aws_lambda.Architecture.ARM_64"
+        )
     name = architecture.name
     if name not in names.ARCHITECTURES:
         raise InvalidInputError(
