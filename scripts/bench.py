@@ -699,9 +699,9 @@ def lambda_code(runs: int) -> dict[str, Any]:
         files = [p for p in asset.rglob("*") if p.is_file()]
         raw_bytes = sum(p.stat().st_size for p in files)
         archive = work / "asset.zip"
-        with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as out:
+        with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as bundle:
             for path in sorted(files):
-                out.write(path, path.relative_to(asset).as_posix())
+                bundle.write(path, path.relative_to(asset).as_posix())
         zip_bytes = archive.stat().st_size
         deps = work / "boto3-only"
         deps.mkdir()
@@ -737,7 +737,7 @@ def lambda_code(runs: int) -> dict[str, Any]:
             loaded.append(boto_loaded == "True")
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    figures = {
+    figures: dict[str, Any] = {
         "runs": runs,
         "python": sys.version.split()[0],
         "handler_import_ms_median": round(median(handler_times) * 1000, 1),
@@ -826,7 +826,7 @@ def already_there(ecr: LocalEcr, client: Any, config: Config_, runs: int) -> dic
         original_bill = bill_original(elapsed, sum(meter.ecr_calls.values()))
     assert ours_bill is not None
     assert original_bill is not None
-    figures = {
+    figures: dict[str, Any] = {
         "runs": runs,
         "config": config.label,
         "ours": {
@@ -868,7 +868,9 @@ def measure_waits(
     for wait in cost_waits:  # the long ones first, so they do not stretch the tail
         tasks.append((ORIGINAL, None, wait, True))
         tasks.extend((c.label, c, wait, True) for c in configs)
-    short = [(ORIGINAL, None, p, False) for p in pushes]
+    short: list[tuple[str, Config_ | None, float, bool]] = [
+        (ORIGINAL, None, p, False) for p in pushes
+    ]
     for config in configs:
         short.extend((config.label, config, p, False) for p in pushes)
     rng.shuffle(short)
@@ -918,7 +920,7 @@ def concurrent_throttled(
         faults = proxy.counts()
     ready = sum(1 for s in samples if s.status == "ready")
     right = sum(1 for s in samples if s.digest_ok)
-    figures = {
+    figures: dict[str, Any] = {
         "waiters": waiters,
         "config": config.label,
         "throttled_share": throttle,
@@ -1112,7 +1114,7 @@ def analyse(
         ratios = {w: costs[w] / original_cost(w) for w in grid if w in costs}
         five = sched.detect(300.0)
         assert five is not None
-        row = {
+        row: dict[str, Any] = {
             "config": config.label,
             "query": config.query,
             "budget": config.budget,
@@ -1187,7 +1189,7 @@ def analyse(
                     for t in (i * window / 1000 for i in range(1000))
                     if (found := sched.detect(t)) is not None
                 ]
-                ratios = [
+                sweep_ratios = [
                     m[1].dollars / original_cost(w)
                     for w in grid
                     if w >= 60 and (m := sched.detect(w)) is not None
@@ -1200,7 +1202,7 @@ def analyse(
                         "p99_model": percentiles(lat)["p99"],
                         "p99_ratio_model": round(percentiles(lat)["p99"] / original_p["p99"], 3),
                         "cost_ratio_5min_model": round(five[1].dollars / original_cost(300.0), 3),
-                        "cost_ratio_max_1_to_15min_model": round(max(ratios), 3),
+                        "cost_ratio_max_1_to_15min_model": round(max(sweep_ratios), 3),
                     }
                 )
     chosen = pick_default(rows)
