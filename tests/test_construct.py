@@ -430,6 +430,16 @@ def test_largest_timeout_and_smallest_interval_are_accepted():
         interval=Duration.seconds(names.DEFAULT_QUERY_INTERVAL_SECONDS),
     )
     EcrImageWaiter(stack, "Short", repository=repo, timeout=Duration.seconds(1))
+    emitted = Template.from_stack(stack).find_resources(names.RESOURCE_TYPE).values()
+    settings = sorted(
+        (
+            int(resource["Properties"][names.PROP_TIMEOUT_SECONDS]),
+            int(resource["Properties"][names.PROP_INTERVAL_SECONDS]),
+        )
+        for resource in emitted
+    )
+    interval = names.DEFAULT_QUERY_INTERVAL_SECONDS
+    assert settings == [(1, interval), (names.MAX_TIMEOUT_SECONDS, interval)]
 
 
 def test_deploy_time_values_are_not_validated_at_synth():

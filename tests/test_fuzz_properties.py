@@ -296,14 +296,23 @@ anything = st.one_of(
 @fuzz_settings(300)
 def test_any_properties_start_the_wait_or_raise_invalid_property_error(props: Any) -> None:
     try:
-        on_event(props)
+        result = on_event(props)
     except InvalidPropertyError:
         TALLY.add("any-refused", ok=True)
         return
     except Exception as error:
         TALLY.add("any-crashed", ok=False)
         raise AssertionError(f"{props!r} raised {type(error).__name__}: {error}") from error
-    TALLY.add("any-accepted", ok=True)
+    # Accepted: only string properties naming a repository, and a wait that really started.
+    state = result[names.STATE_KEY]
+    ok = (
+        isinstance(props, dict)
+        and all(isinstance(value, str) for value in props.values())
+        and names.PROP_REPOSITORY_NAME in props
+        and result["PhysicalResourceId"].endswith(props.get(names.PROP_IMAGE_TAG, ""))
+        and 0 < state["deadline"] - state["startedAt"] <= MAX_TIMEOUT
+    )
+    assert TALLY.add("any-accepted", ok=ok), (props, result)
 
 
 # --- through the Provider framework: the response and the logs --------------------------------
