@@ -64,9 +64,9 @@ class CicdStack(Stack):
             for key in REPOSITORY_KEYS
         }
 
-        # The pipeline placeholder: a CodeBuild project that builds both images and pushes
-        # them. A real pipeline adds a source stage; the waiters only need the project to
-        # follow its builds.
+        # The pipeline, reduced to its build: a CodeBuild project that builds both images and
+        # pushes them. A real pipeline adds a source stage; the waiters only need the project
+        # to follow its builds.
         build_logs = logs.LogGroup(self, "ImageBuildLogs", retention=logs.RetentionDays.ONE_MONTH)
         self.image_build = codebuild.Project(
             self,

@@ -1,4 +1,4 @@
-"""Test helpers: manifests with their true sha256 digests, pushed to a (local) ECR.
+"""Test images: manifests with their true sha256 digests, pushed to a (local) ECR.
 
 moto does not compute imageDigest as the sha256 of the manifest, so every push here passes
 ``imageDigest`` explicitly.

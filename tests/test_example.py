@@ -28,7 +28,7 @@ SCOPED_SERVICES = ("ecr", "codebuild", "codepipeline")
 UNSCOPABLE_ACTIONS = frozenset({"ecr:GetAuthorizationToken"})
 
 
-# --- helpers shared with the construct tests ---------------------------------------------
+# --- template readers shared with the construct tests -----------------------------------
 
 
 def templates(outdir: Path) -> dict[str, dict[str, Any]]:
