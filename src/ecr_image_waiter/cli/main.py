@@ -158,8 +158,9 @@ def build_parser(stdout: TextIO, stderr: TextIO) -> ArgumentParser:
         prog=PROG,
         description="Wait until container images are in Amazon ECR; "
         "print their digest-pinned URIs.",
-        epilog="Exit codes: 0 ready, 1 timed out (check: not there), 2 invalid input, "
-        "3 never (repository missing, access denied, unusable image, failed build).",
+        epilog="Exit codes: 0 ready, 1 timed out (check: not there), 2 invalid input or "
+        "AWS configuration, 3 never (repository missing, access denied, unusable image, "
+        "failed build), 130 interrupted.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
 
@@ -191,8 +192,9 @@ def build_parser(stdout: TextIO, stderr: TextIO) -> ArgumentParser:
         "--lambda",
         dest="lambda_compatible",
         action="store_true",
-        help="exit 3 at once on an image Lambda cannot run (an index with no image for the "
-        "architecture, another media type, a non-image artifact)",
+        help="exit 3 at once on an image Lambda cannot run (a manifest media type Lambda "
+        "does not take, a non-image artifact); an image index without a child for "
+        "--architecture exits 3 with or without this flag",
     )
     common.add_argument(
         "--codebuild-project",
