@@ -155,14 +155,21 @@ def test_several_images_wait_concurrently_until_the_last_is_pushed(moto_ecr: Any
     moto_ecr.create_repository(repositoryName="two")
     first = push(moto_ecr, "one", single_manifest("x"), "x")
     later: list[str] = []
+    err = io.StringIO()
 
     def push_later() -> None:
-        time.sleep(1.5)
+        # Push once the wait has missed two:y (its progress line says so), however slow the
+        # machine is to get there: the second image is found by a later look.
+        deadline = time.monotonic() + 30
+        while "two:y: not yet" not in err.getvalue() and time.monotonic() < deadline:
+            time.sleep(0.05)
         later.append(push(moto_ecr, "two", single_manifest("y"), "y"))
 
     pusher = threading.Thread(target=push_later)
     pusher.start()
-    run = run_cli("wait", "one:x", "two:y", "--json", "--interval", "1", "--timeout", "60")
+    run = run_cli(
+        "wait", "one:x", "two:y", "--json", "--interval", "1", "--timeout", "60", stderr=err
+    )
     pusher.join()
     assert run.status is ExitStatus.OK, run.stderr
     records = [json.loads(line) for line in run.lines]

@@ -54,18 +54,37 @@ def test_image_pushed_two_seconds_later_is_found_within_about_one_interval(
 ) -> None:
     server_ecr.create_repository(repositoryName="repo")
     process = start("wait", "repo:tag", "--interval", "1", "--timeout", "30")
+    began = time.monotonic()
     pushed: dict[str, Any] = {}
+    lines: list[str] = []
+    missed = threading.Event()
 
-    def push_later() -> None:
-        time.sleep(2)
+    def read_progress() -> None:
+        assert process.stderr is not None
+        for line in process.stderr:
+            lines.append(line)
+            if "not yet (ImageNotFoundException), attempt 1" in line:
+                missed.set()
+        missed.set()
+
+    reader = threading.Thread(target=read_progress)
+    reader.start()
+    try:
+        # Push two seconds in, and never before the process has looked once: a slow start
+        # (a busy machine) must not turn this into an image that was already there.
+        missed.wait(60)
+        time.sleep(max(0.0, 2 - (time.monotonic() - began)))
         pushed["digest"] = push(server_ecr, "repo", single_manifest("acceptance"), "tag")
         pushed["at"] = time.monotonic()
-
-    pusher = threading.Thread(target=push_later)
-    pusher.start()
-    stdout, stderr = process.communicate(timeout=60)
-    exited = time.monotonic()
-    pusher.join()
+        assert process.stdout is not None
+        stdout = process.stdout.read()
+        process.wait(timeout=60)
+        exited = time.monotonic()
+    finally:
+        if process.poll() is None:
+            process.kill()
+        reader.join()
+    stderr = "".join(lines)
     assert process.returncode == 0, stderr
     assert stdout == f"{REGISTRY}/repo@{pushed['digest']}\n"
     assert re.fullmatch(r".*@sha256:[0-9a-f]{64}\n", stdout)

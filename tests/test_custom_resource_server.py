@@ -73,16 +73,33 @@ def test_retry_pair_fails_after_about_two_seconds_naming_repository_and_tag(
 def test_create_completes_once_a_pipeline_pushes_the_image(server_ecr: Any) -> None:
     server_ecr.create_repository(repositoryName="practice-material")
     pushed: list[str] = []
+    missed = threading.Event()
+
+    def is_complete(request: dict[str, Any], context: Any) -> dict[str, Any]:
+        answer = handler.is_complete(request, context)
+        if not answer.get("IsComplete"):
+            missed.set()
+        return answer
 
     def pipeline() -> None:
-        time.sleep(1.5)
+        # The push lands after the first look has missed, however slow the machine is.
+        missed.wait(30)
+        time.sleep(0.5)
         pushed.append(push(server_ecr, "practice-material", single_manifest("pm"), "latest"))
 
     thread = threading.Thread(target=pipeline)
     thread.start()
     try:
-        result = run(event("create", RepositoryName="practice-material", TimeoutSeconds="30"))
+        result = run_custom_resource(
+            event("create", RepositoryName="practice-material", TimeoutSeconds="30"),
+            on_event=handler.on_event,
+            is_complete=is_complete,
+            query_interval=1,
+            total_timeout=60,
+            function_name="ApiStack-EcrImageWaiterHandler",
+        )
     finally:
+        missed.set()
         thread.join()
     assert result["Status"] == "SUCCESS", result["Reason"]
     assert result["Data"] is not None
