@@ -67,6 +67,7 @@ BAD = [
     ({"TriggerBuildOnMissing": "maybe"}, "TriggerBuildOnMissing", '"true" or "false"'),
     ({"ServiceTimeout": "300", "TimeoutSeconds": "300"}, "TimeoutSeconds", "is 240 s"),
     ({"ServiceTimeout": "7200"}, "ServiceTimeout", "1 to 3600"),
+    ({"ServiceTimeout": "60"}, "ServiceTimeout", "give ServiceTimeout 61 or more, or remove it"),
     ({"TimeoutSeconds": 30}, "TimeoutSeconds", "must be a string"),
     ({"ImageTag": ["v1"]}, "ImageTag", "must be a string"),
 ]

@@ -278,8 +278,16 @@ def _timeout(props: Mapping[str, str]) -> int:
                 f"{service_timeout} is out of range: CloudFormation accepts 1 to "
                 f"{names.CLOUDFORMATION_MAX_SECONDS} seconds",
             )
+        if service_timeout <= names.DEADLINE_HEADROOM_SECONDS:
+            raise InvalidPropertyError(
+                names.PROP_SERVICE_TIMEOUT,
+                f"{service_timeout} s leaves no time to wait: the resource keeps "
+                f"{names.DEADLINE_HEADROOM_SECONDS} s to report its own reason first; give "
+                f"ServiceTimeout {names.DEADLINE_HEADROOM_SECONDS + 1} or more, or remove it "
+                f"(CloudFormation's default is {names.CLOUDFORMATION_MAX_SECONDS})",
+            )
         if service_timeout - names.DEADLINE_HEADROOM_SECONDS < limit:
-            limit = max(0, service_timeout - names.DEADLINE_HEADROOM_SECONDS)
+            limit = service_timeout - names.DEADLINE_HEADROOM_SECONDS
             reason = (
                 f"ServiceTimeout is {service_timeout} s and the resource keeps "
                 f"{names.DEADLINE_HEADROOM_SECONDS} s to report its own reason first"
