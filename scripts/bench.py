@@ -947,10 +947,16 @@ def concurrent_throttled(
 
 
 def pick_default(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Among the measured configurations whose measured p99 is at most 0.2x the original's,
-    the one with the lowest cost for a 5-minute wait; costs within 2% are a tie, broken by
-    fewer ECR calls. If none reaches the latency target, the lowest p99 ratio."""
-    meeting = [r for r in rows if r["p99_ratio"] <= 0.2]
+    """Among the measured configurations whose measured p99 is at most 0.2x the original's
+    and that keep no Lambda busy between looks (poll budget 0), the one with the lowest cost
+    for a 5-minute wait; costs within 2% are a tie, broken by fewer ECR calls. If none
+    reaches the latency target, the lowest p99 ratio.
+
+    A poll budget holds two Lambda executions (ours and the framework's) per waiter for the
+    whole wait, out of the account's regional concurrency, which the user's own functions
+    share (1,000 by default, and lower on new accounts): a deploy tool must not be able to
+    throttle them, so those configurations are measured and reported but not chosen."""
+    meeting = [r for r in rows if r["p99_ratio"] <= 0.2 and r["budget"] == 0]
     if not meeting:
         return min(rows, key=lambda r: r["p99_ratio"])
     cheapest = min(r["cost_5min"] for r in meeting)

@@ -294,8 +294,16 @@ def chosen_text(f: dict[str, Any]) -> str:
     both = [r for r in f["rows"] if r["p99_ratio"] <= 0.2 and r["cost_ratio_max_0_to_15min"] <= 1]
     lines = [
         "Rule (`pick_default` in `scripts/bench.py`): among the measured configurations whose "
-        "p99 is at most 0.2x the original's, the cheapest for a 5-minute wait; costs within "
-        "2% tie, broken by fewer ECR calls.\n",
+        "p99 is at most 0.2x the original's and that keep no Lambda busy between looks "
+        "(poll budget 0), the cheapest for a 5-minute wait; costs within 2% tie, broken by "
+        "fewer ECR calls. A poll budget is cheaper per wait (see the table: about x1.9 "
+        "instead of x2.5 of the original's cost for a 5-minute wait), but it holds two Lambda "
+        "executions per waiter (ours and the framework's, which waits on ours) for the whole "
+        "wait, out of the account's regional concurrency that the user's own functions share "
+        "(1,000 by default, lower on new accounts): 200 waiters would hold up to 400. A "
+        "deploy tool must not be able to throttle production functions to save a fraction "
+        "of a cent per wait, so the budget stays available "
+        "(`ECR_IMAGE_WAITER_POLL_BUDGET_SECONDS` on the is_complete function) but off.\n",
         f"**Chosen: {chosen['config']}** — p99 {chosen['latency']['p99']} s "
         f"(x{chosen['p99_ratio']} of the original's {f['original_latency']['p99']} s), a "
         f"5-minute wait x{chosen['cost_ratio_5min']} the original's cost, a 15-minute wait "
