@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -82,6 +83,8 @@ def run_engine(
     lookup: EcrLookup | None = None,
     on_attempt: Callable[[Attempt], None] | None = None,
     manifest: str | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> Judgement:
     """Wait for ``repository:tag`` through ``proxy``; push the image ``push_at`` s in.
 
@@ -105,7 +108,12 @@ def run_engine(
 
     def wait() -> str:
         result = wait_until_ready(
-            lambda: looker.look(ref), WaitPolicy(timeout, interval), ref, on_attempt=on_attempt
+            lambda: looker.look(ref),
+            WaitPolicy(timeout, interval),
+            ref,
+            clock=clock,
+            sleep=sleep,
+            on_attempt=on_attempt,
         )
         return result.image.digest
 
@@ -255,12 +263,23 @@ def test_absent_image_under_faults_times_out_at_the_deadline(
 def test_image_appearing_during_the_last_interval_is_found(
     server_ecr: Any, proxies: Callable[[Plan], FaultProxy]
 ) -> None:
-    """The image arrives after the last miss, before the final look at the deadline."""
+    """The image arrives after the last miss, before the final look at the deadline.
+
+    The wait's clock moves by its pauses only (each pause also sleeps for real, so the
+    proxy's fault schedule plays out): looks at 0, 1, 2 and 3 s on it whatever each look
+    costs on a busy machine, so the pause from 2 to 3 s is always the last one. On the wall
+    clock, a slow look could end past the deadline and leave no last pause to push in.
+    """
     proxy = proxies(Cycle([T, OK], end=1.0))
     server_ecr.create_repository(repositoryName="late")
     manifest = single_manifest("last-interval")
     timeout, interval = 3.0, 1.0
     pushed: list[float] = []
+    paused = [0.0]
+
+    def pause(seconds: float) -> None:
+        time.sleep(seconds)
+        paused[0] += seconds
 
     def on_attempt(attempt: Attempt) -> None:
         # The last pause is the one that ends at the deadline: push at its start.
@@ -283,11 +302,13 @@ def test_image_appearing_during_the_last_interval_is_found(
         interval=interval,
         on_attempt=on_attempt,
         manifest=manifest,
+        clock=lambda: paused[0],
+        sleep=pause,
     )
     assert pushed, "the wait never reached its last interval"
     assert verdict.correct, verdict.explain()
     assert verdict.outcome.digest == digest_of(manifest)
-    assert pushed[0] >= timeout - interval  # it really was the last interval
+    assert pushed == [timeout - interval]  # it really was the last interval
 
 
 def test_default_client_from_the_environment_rides_out_throttling(
