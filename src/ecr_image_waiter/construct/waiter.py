@@ -58,8 +58,10 @@ class EcrImageWaiter(Construct):
     :param architecture: the architecture the image must run on (an image index resolves to
         its child for it); give the function ``architecture=waiter.architecture`` so the two
         cannot differ. Default x86_64, as for a Lambda function.
-    :param lambda_compatible: fail at once on an image Lambda cannot run (an image index
-        with attestations, a non-image artifact, another architecture). Default on.
+    :param lambda_compatible: fail at once on an image Lambda cannot run (a manifest media
+        type Lambda does not take, a non-image artifact). Default on. An image index is
+        resolved to its child for ``architecture`` (skipping attestations) either way, and one
+        without that child fails at once either way.
     :param wait_for_repository: keep waiting while the repository does not exist yet,
         instead of failing at once.
     :param resolve_on_every_deploy: re-resolve the tag on every deploy, so a re-pushed tag
