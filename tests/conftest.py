@@ -36,6 +36,39 @@ def moto_ecr(aws_env: None) -> Iterator[Any]:
         yield boto3.client("ecr", region_name=REGION)
 
 
+@pytest.fixture(autouse=True)
+def ecr_blob_urls(monkeypatch: pytest.MonkeyPatch) -> dict[tuple[str, str], str]:
+    """The local ECR's GetDownloadUrlForLayer: (repository, blob digest) -> download URL.
+
+    moto 5.2.5 does not implement GetDownloadUrlForLayer (NotImplementedError in process, an
+    HTTP 500 that botocore retries from its server) and keeps no blobs: put_image stores the
+    manifest only. This answers as ECR does for a blob it does not hold,
+    LayersNotFoundException, unless a test put a URL here for the blob (tests.blobs serves
+    config blobs on 127.0.0.1). Applies to moto in process and to the session's server.
+    """
+    from moto.core.exceptions import ServiceException
+    from moto.core.responses import ActionResult
+    from moto.ecr.responses import ECRResponse
+
+    class LayersNotFoundException(ServiceException):
+        code = "LayersNotFoundException"
+
+    urls: dict[tuple[str, str], str] = {}
+
+    def get_download_url_for_layer(self: Any) -> ActionResult:
+        repository = self._get_param("repositoryName")
+        digest = self._get_param("layerDigest")
+        url = urls.get((repository, digest))
+        if url is None:
+            raise LayersNotFoundException(
+                f"The specified layer {digest} does not exist in repository {repository}"
+            )
+        return ActionResult({"downloadUrl": url, "layerDigest": digest})
+
+    monkeypatch.setattr(ECRResponse, "get_download_url_for_layer", get_download_url_for_layer)
+    return urls
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -65,3 +98,22 @@ def server_ecr(moto_server_url: str, monkeypatch: pytest.MonkeyPatch) -> Any:
     request = urllib.request.Request(f"{moto_server_url}/moto-api/reset", method="POST")
     urllib.request.urlopen(request, timeout=10).close()
     return boto3.client("ecr", region_name=REGION, endpoint_url=moto_server_url)
+
+
+@pytest.fixture(scope="session")
+def _blob_server() -> Iterator[Any]:
+    from tests.blobs import BlobServer
+
+    server = BlobServer()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def blob_server(_blob_server: Any) -> Any:
+    """A tests.blobs.BlobServer on 127.0.0.1, emptied for each test."""
+    _blob_server.bodies.clear()
+    _blob_server.requests.clear()
+    return _blob_server

@@ -148,6 +148,9 @@ ARCHITECTURES: Final = (ARCH_X86_64, ARCH_ARM64)
 #: indexes, media types). Resource: the repository ARN.
 ECR_DESCRIBE_ACTION: Final = "ecr:DescribeImages"
 ECR_BATCH_GET_IMAGE_ACTION: Final = "ecr:BatchGetImage"
+#: With the Lambda checks, GetDownloadUrlForLayer gives a presigned URL of a single-platform
+#: image's config blob, which names its architecture. Resource: the repository ARN.
+ECR_GET_DOWNLOAD_URL_ACTION: Final = "ecr:GetDownloadUrlForLayer"
 #: Watching a CodeBuild project's builds. Resource: the project ARN
 #: (``arn:<partition>:codebuild:<region>:<account>:project/<name>``).
 CODEBUILD_READ_ACTIONS: Final = ("codebuild:ListBuildsForProject", "codebuild:BatchGetBuilds")

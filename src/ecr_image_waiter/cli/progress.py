@@ -37,8 +37,12 @@ class Progress(Protocol):
 
 
 def describe(observation: Observation) -> str:
-    """``not yet (ImageNotFoundException)``, ``ready (sha256:...)``, ``never (...)``."""
+    """``not yet (ImageNotFoundException)``, ``ready (sha256:...)``, ``never (...)``; a ready
+    image whose architecture was looked for and could not be read says why."""
     if observation.verdict is Verdict.READY and observation.image is not None:
+        unknown = observation.image.architecture_unknown
+        if unknown:
+            return f"ready ({observation.image.digest}; architecture unknown: {unknown})"
         return f"ready ({observation.image.digest})"
     return f"{observation.verdict.value} ({observation.code})"
 

@@ -29,6 +29,9 @@ FIELDS = (
     "elapsed",
     "remaining",
     "imageUri",
+    #: A ready image's architecture, or ``unknown: <why>`` when it was looked for and could
+    #: not be read.
+    "architecture",
     "error",
     #: The build or execution started (or followed) for this request.
     "run",

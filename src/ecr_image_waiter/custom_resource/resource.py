@@ -438,6 +438,7 @@ class ImageWaiterResource:
                 code=observation.code,
                 message=observation.message if observation.verdict is not Verdict.READY else None,
                 imageUri=observation.image.image_uri if observation.image else None,
+                architecture=_architecture_note(observation.image),
                 elapsed=now - state.started_at,
                 remaining=state.deadline - now,
                 run=state.run,
@@ -531,6 +532,15 @@ class ImageWaiterResource:
         due framework call) plus this call's."""
         every = max(float(settings.interval_seconds or 0), query)
         return round(max(0.0, call_start - state.started_at) / every) + looks
+
+
+def _architecture_note(image: ResolvedImage | None) -> str | None:
+    """For the log: the image's architecture, or why it is unknown (see engine.manifest)."""
+    if image is None:
+        return None
+    if image.architecture_unknown:
+        return f"unknown: {image.architecture_unknown}"
+    return image.architecture
 
 
 def image_data(settings: Settings, image: ResolvedImage) -> dict[str, str]:

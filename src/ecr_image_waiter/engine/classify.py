@@ -142,6 +142,7 @@ TABLE: dict[str, Rule] = {
     "UnsupportedMediaType": _UNUSABLE,
     "NotAnImage": _UNUSABLE,
     "NoMatchingPlatform": _UNUSABLE,
+    "ArchitectureMismatch": _UNUSABLE,
     "InvalidManifest": _UNUSABLE,
     # The build or pipeline that should push the image has failed (engine.pipeline).
     "BuildFailed": _PIPELINE,

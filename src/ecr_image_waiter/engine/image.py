@@ -25,6 +25,9 @@ class ResolvedImage:
     #: digest of the child manifest chosen for ``architecture``).
     index_digest: str | None = None
     architecture: str | None = None
+    #: Why ``architecture`` is None although it was looked for: the image config of a
+    #: single-platform image could not be read (see engine.manifest). None otherwise.
+    architecture_unknown: str | None = None
 
     @property
     def registry(self) -> str:
@@ -57,6 +60,7 @@ class ResolvedImage:
             "pushedAt": self.pushed_at.isoformat() if self.pushed_at is not None else None,
             "indexDigest": self.index_digest,
             "architecture": self.architecture,
+            "architectureUnknownReason": self.architecture_unknown,
         }
 
 

@@ -20,10 +20,9 @@ cannot mix two images) and decides:
   the repository yet is NOT_YET (the index was pushed first). No matching child is NEVER
   (``NoMatchingPlatform``, Kind.UNUSABLE_IMAGE) listing the platforms the index has.
   This happens with or without ``lambda_compatible``.
-* **Single manifest**: READY as DescribeImages found it. Its architecture is reported as
-  unknown (``None``): it lives in the image config blob, which BatchGetImage does not return
-  (reading it takes GetDownloadUrlForLayer and an HTTPS download from S3), so an amd64-only
-  single-platform image for an arm64 function is not caught here.
+* **Single manifest**: READY as DescribeImages found it. Without ``lambda_compatible`` its
+  architecture is not looked for (``None``); with it, see *Architecture of a single-platform
+  image* below.
 
 With ``lambda_compatible`` (the default) the image Lambda would run — the single manifest,
 or the chosen child — must also be one Lambda takes: a Docker image manifest v2 schema 2 or
@@ -43,6 +42,39 @@ path is a single-platform image (``docker buildx build --provenance=false --plat
 linux/arm64`` or ``BUILDX_NO_DEFAULT_ATTESTATIONS=1``).
 
 Without ``lambda_compatible`` only the index resolution above is done.
+
+**Architecture of a single-platform image** (with ``lambda_compatible``, a Lambda check like
+the media types: an index is resolved with or without it because a child must be picked, but
+a single manifest is one image either way, and a plain wait needs no more than
+DescribeImages). A single-platform manifest does not name its architecture; its image config
+blob does: the OCI image config's REQUIRED ``architecture`` and ``os`` properties and
+OPTIONAL ``variant`` (OCI image spec v1.1, config.md, "Properties"; Docker image spec v1.2
+has the same fields). The config is read by its digest (the manifest's ``config.digest``)
+with ECR's GetDownloadUrlForLayer, which "retrieves the pre-signed Amazon S3 download URL
+corresponding to an image layer" and works for the config blob as for any blob in the
+repository (ECR API Reference, GetDownloadUrlForLayer; IAM action
+``ecr:GetDownloadUrlForLayer`` on the repository), then a GET of that URL: HTTPS only (plain
+HTTP is taken only from a loopback address when ECR itself is a loopback endpoint, as a local
+ECR is), redirects only to such URLs, at most :data:`CONFIG_MAX_BYTES`, within
+:data:`CONFIG_TIMEOUT_SECONDS`, and the bytes must hash to the config digest. ``amd64`` is
+Lambda's ``x86_64``, ``arm64`` (variant ``v8`` or none) is ``arm64``, as for index children.
+
+* The config's platform is the wanted one: READY with ``architecture`` set.
+* It is another (``linux/amd64`` for an ``arm64`` function, or a platform Lambda does not
+  run): NEVER, ``ArchitectureMismatch`` (Kind.UNUSABLE_IMAGE), naming both architectures and
+  the remedy; Lambda would create the function and fail every invocation with "exec format
+  error".
+* It cannot be read (``LayersNotFoundException``, ``LayerInaccessibleException``,
+  ``ecr:GetDownloadUrlForLayer`` refused, throttling that outlived botocore's retries, a
+  network error, an HTTP error, a digest mismatch, JSON without an architecture): the
+  architecture stays unknown and the image is READY, with the reason in
+  ``ResolvedImage.architecture_unknown`` (``architectureUnknownReason`` in ``to_dict()``,
+  the CLI's ``--json`` and progress line, the custom resource's log) and in the observation's
+  message. The check is best effort: a config that cannot be read is no evidence that the
+  image is wrong.
+
+The presigned URL carries a signature (like a CloudFormation ResponseURL): it is never put
+into a message, a reason or a log; errors from the download are reported by kind and status.
 
 BatchGetImage answers a missing image with ``failures[].failureCode`` rather than an error;
 those codes and refused calls (``AccessDenied`` naming ``ecr:BatchGetImage``) are sorted by
@@ -64,6 +96,7 @@ from ecr_image_waiter.names import (
     ARCH_X86_64,
     ARCHITECTURES,
     ECR_BATCH_GET_IMAGE_ACTION,
+    ECR_GET_DOWNLOAD_URL_ACTION,
 )
 
 if TYPE_CHECKING:
@@ -111,6 +144,15 @@ PLATFORMS: dict[str, tuple[str, frozenset[str]]] = {
 ATTESTATION_ANNOTATION = "vnd.docker.reference.type"
 ATTESTATION_VALUE = "attestation-manifest"
 
+#: OCI platform architecture -> Lambda architecture.
+LAMBDA_ARCHITECTURE_OF = {oci_arch: arch for arch, (oci_arch, _) in PLATFORMS.items()}
+
+#: Reading an image config blob: the download's time limit and size cap (a config is a few
+#: KiB; the cap only stops a wrong URL from streaming a layer).
+CONFIG_TIMEOUT_SECONDS = 10
+CONFIG_MAX_BYTES = 1024 * 1024
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
 SINGLE_PLATFORM_REMEDY = (
     "push a single-platform image: `docker buildx build --provenance=false --platform {p}` "
     "(or set BUILDX_NO_DEFAULT_ATTESTATIONS=1)"
@@ -154,7 +196,45 @@ class LambdaImageInspector:
             problem = self._unusable(media_type, manifest, image.digest)
             if problem is not None:
                 return problem
+            return self._check_config(client, ref, image, manifest)
         return _ready(image, f"found {image.image_uri} (architecture not recorded in the manifest)")
+
+    def _check_config(
+        self, client: ECRClient, ref: ImageReference, image: ResolvedImage, manifest: dict[str, Any]
+    ) -> Observation:
+        """READY with the architecture, READY with the reason it is unknown, or NEVER on a
+        mismatch; the manifest already passed :meth:`_unusable` (it has an image config)."""
+        config = manifest.get("config")
+        digest = str(config.get("digest") or "") if isinstance(config, dict) else ""
+        read = read_config_platform(client, ref, digest)
+        if isinstance(read, str):
+            image = replace(image, architecture_unknown=read)
+            return _ready(image, f"found {image.image_uri} (architecture unknown: {read})")
+        os_name, oci_arch, variant = read
+        wanted_arch, variants = PLATFORMS[self.architecture]
+        if os_name in ("linux", "") and oci_arch == wanted_arch and variant in variants:
+            image = replace(image, architecture=self.architecture)
+            return _ready(image, f"found {image.image_uri} ({self.platform} image)")
+        platform = "/".join(p for p in (os_name or "?", oci_arch, variant) if p)
+        theirs = LAMBDA_ARCHITECTURE_OF.get(oci_arch)
+        if theirs is not None and (
+            os_name not in ("linux", "") or variant not in PLATFORMS[theirs][1]
+        ):
+            theirs = None
+        built = f"Lambda architecture {theirs}" if theirs else "an architecture Lambda does not run"
+        remedy = (
+            f"build and push the image for {self.platform} (`docker buildx build "
+            f"--provenance=false --platform {self.platform} --push ...`)"
+        )
+        if theirs is not None:
+            remedy += f", or give the waiter and the function architecture {theirs}"
+        return _never(
+            "ArchitectureMismatch",
+            f"image {image.digest} is built for {platform} ({built}), not for architecture "
+            f"{self.architecture} ({self.platform}): a function with architecture "
+            f"{self.architecture} would fail every invocation with 'exec format error'",
+            remedy,
+        )
 
     def _resolve_index(
         self,
@@ -337,6 +417,128 @@ def _get_manifest(
         else:
             media_type = OCI_MANIFEST
     return str(media_type), manifest
+
+
+def read_config_platform(
+    client: ECRClient, ref: ImageReference, digest: str
+) -> tuple[str, str, str] | str:
+    """(os, architecture, variant) from the image config blob ``digest`` ("" for a field it
+    lacks), or why it could not be read. Never raises for an unreadable config and never
+    puts the presigned URL into its answer (see the module docstring)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    algorithm, _, hex_digest = digest.partition(":")
+    if algorithm != "sha256" or len(hex_digest) != 64:
+        return f"the config digest {digest[:80]!r} is not a sha256 digest"
+    kwargs: dict[str, Any] = {"repositoryName": ref.repository, "layerDigest": digest}
+    if ref.registry_id is not None:
+        kwargs["registryId"] = ref.registry_id
+    try:
+        answer = client.get_download_url_for_layer(**kwargs)
+    except ClientError as error:
+        err = error.response.get("Error", {})
+        code = str(err.get("Code") or "Unknown")
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if classify(code, status=status).kind is Kind.ACCESS_DENIED:
+            return (
+                f"{ECR_GET_DOWNLOAD_URL_ACTION} on the config {digest} was refused ({code}); "
+                "grant it on the repository to have the architecture checked"
+            )
+        return f"GetDownloadUrlForLayer for the config {digest}: {code}: {err.get('Message')}"
+    except BotoCoreError as error:
+        return f"GetDownloadUrlForLayer for the config {digest}: {type(error).__name__}"
+    url = str(answer.get("downloadUrl") or "")
+    local = _is_loopback(str(client.meta.endpoint_url or ""))
+    if not url or _url_problem(url, local=local):
+        return f"GetDownloadUrlForLayer gave no usable download URL for the config {digest}"
+    data = _download(url, local=local)
+    if isinstance(data, str):
+        return f"downloading the config {digest} failed: {data}"
+    import hashlib
+
+    if hashlib.sha256(data).hexdigest() != hex_digest:
+        return f"the downloaded config does not hash to its digest {digest}"
+    try:
+        config = json.loads(data)
+    except ValueError:
+        return f"the config {digest} is not JSON"
+    architecture = config.get("architecture") if isinstance(config, dict) else None
+    if not isinstance(architecture, str) or not architecture:
+        return f"the config {digest} names no architecture"
+    return str(config.get("os") or ""), architecture, str(config.get("variant") or "")
+
+
+def _is_loopback(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    try:
+        return (urlsplit(url).hostname or "") in LOOPBACK_HOSTS
+    except ValueError:
+        return False
+
+
+def _url_problem(url: str, *, local: bool) -> bool:
+    """True if the waiter must not fetch ``url``: HTTPS only, or plain HTTP to a loopback
+    address when ECR itself is a loopback endpoint (a local ECR)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return True
+    if parts.scheme == "https" and parts.hostname:
+        return False
+    return not (local and parts.scheme == "http" and _is_loopback(url))
+
+
+def _download(url: str, *, local: bool) -> bytes | str:
+    """The body at ``url`` (at most CONFIG_MAX_BYTES), or what went wrong, without the URL."""
+    import http.client
+    import urllib.error
+    import urllib.request
+
+    class Redirects(urllib.request.HTTPRedirectHandler):
+        def redirect_request(  # noqa: PLR0917  (urllib's signature)
+            self,
+            req: urllib.request.Request,
+            fp: Any,
+            code: int,
+            msg: str,
+            headers: Any,
+            newurl: str,
+        ) -> urllib.request.Request | None:
+            if _url_problem(newurl, local=local):
+                raise urllib.error.URLError("redirected to a URL that is not HTTPS")
+            return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+    opener = urllib.request.build_opener(Redirects())
+    try:
+        with opener.open(url, timeout=CONFIG_TIMEOUT_SECONDS) as response:
+            data: bytes = response.read(CONFIG_MAX_BYTES + 1)
+    except urllib.error.HTTPError as error:
+        return f"HTTP {error.code}"
+    except urllib.error.URLError as error:
+        reason = error.reason
+        if isinstance(reason, str):
+            return reason
+        return _os_error(reason)
+    except TimeoutError:
+        return f"no answer within {CONFIG_TIMEOUT_SECONDS} s"
+    except OSError as error:
+        return _os_error(error)
+    except (http.client.HTTPException, ValueError) as error:
+        return type(error).__name__
+    if len(data) > CONFIG_MAX_BYTES:
+        return f"larger than {CONFIG_MAX_BYTES} bytes"
+    return data
+
+
+def _os_error(error: BaseException) -> str:
+    """A network error by kind (its text can carry the address, never needed here)."""
+    if isinstance(error, TimeoutError):
+        return f"no answer within {CONFIG_TIMEOUT_SECONDS} s"
+    strerror = getattr(error, "strerror", None)
+    return f"{type(error).__name__}: {strerror}" if strerror else type(error).__name__
 
 
 def _classified(code: str, message: str, *, status: int | None = None) -> Observation:
