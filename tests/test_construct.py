@@ -288,7 +288,10 @@ def test_only_is_complete_gets_ecr_reads_on_the_repository_once(synthesized: dic
     repo_id = next(iter(of_type(main, "AWS::ECR::Repository")))
     # Two waiters on one repository: one statement.
     assert non_log_actions(role_statements(main, names.HANDLER_IS_COMPLETE)) == [
-        (("ecr:DescribeImages", "ecr:BatchGetImage"), json.dumps({"Fn::GetAtt": [repo_id, "Arn"]}))
+        (
+            ("ecr:DescribeImages", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"),
+            json.dumps({"Fn::GetAtt": [repo_id, "Arn"]}),
+        )
     ]
     assert non_log_actions(role_statements(main, names.HANDLER_ON_EVENT)) == []
     for template in synthesized["templates"].values():
@@ -328,6 +331,7 @@ def test_codebuild_pipeline_and_cross_account_grants(synthesized: dict[str, Any]
         [
             names.ECR_DESCRIBE_ACTION,
             names.ECR_BATCH_GET_IMAGE_ACTION,
+            names.ECR_GET_DOWNLOAD_URL_ACTION,
             *names.CODEBUILD_READ_ACTIONS,
             *names.CODEBUILD_TRIGGER_ACTIONS,
         ]

@@ -356,6 +356,7 @@ def test_is_complete_role_reads_only_the_two_repositories_and_the_build(
         "logs:PutLogEvents",
         "ecr:DescribeImages",
         "ecr:BatchGetImage",
+        "ecr:GetDownloadUrlForLayer",
         "codebuild:BatchGetBuilds",
         "codebuild:ListBuildsForProject",
     }

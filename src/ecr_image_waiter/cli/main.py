@@ -17,7 +17,10 @@ without that platform exits 3 naming the platforms it has.
 
 ``--lambda``: the image must also be one Lambda can run (a Docker v2 or OCI image manifest
 with image config and layers); anything else exits 3 naming the media type and the remedy
-(``docker buildx build --provenance=false`` or ``BUILDX_NO_DEFAULT_ATTESTATIONS=1``).
+(``docker buildx build --provenance=false`` or ``BUILDX_NO_DEFAULT_ATTESTATIONS=1``). A
+single-platform image's config is read for its architecture: another one than
+``--architecture`` exits 3 naming both; a config that cannot be read leaves the architecture
+unknown (the progress line and ``--json``'s ``architectureUnknownReason`` say why).
 
 ``--codebuild-project NAME`` / ``--pipeline NAME``: while an image is not there, the newest
 build or pipeline execution that started or ended since the command began is watched; if it
@@ -186,14 +189,16 @@ def build_parser(stdout: TextIO, stderr: TextIO) -> ArgumentParser:
         choices=ARCHITECTURES,
         default=ARCH_X86_64,
         help="the Lambda architecture the image is for: an image index resolves to its "
-        "linux/amd64 (x86_64) or linux/arm64 child (default x86_64)",
+        "linux/amd64 (x86_64) or linux/arm64 child (default x86_64); with --lambda a "
+        "single-platform image built for another architecture exits 3",
     )
     common.add_argument(
         "--lambda",
         dest="lambda_compatible",
         action="store_true",
         help="exit 3 at once on an image Lambda cannot run (a manifest media type Lambda "
-        "does not take, a non-image artifact); an image index without a child for "
+        "does not take, a non-image artifact, an image config naming another "
+        "architecture); an image index without a child for "
         "--architecture exits 3 with or without this flag",
     )
     common.add_argument(

@@ -58,7 +58,15 @@ RUNTIME = lambda_.Runtime.PYTHON_3_14
 #: Graviton costs less per GB-second; the code is pure Python.
 ARCHITECTURE = lambda_.Architecture.ARM_64
 
-ECR_READ_ACTIONS: tuple[str, ...] = (names.ECR_DESCRIBE_ACTION, names.ECR_BATCH_GET_IMAGE_ACTION)
+#: The ECR reads, on the repository only: DescribeImages finds the image, BatchGetImage reads
+#: its manifest, GetDownloadUrlForLayer reads a single-platform image's config (its
+#: architecture) for the Lambda checks. Granted whether or not a waiter uses the Lambda
+#: checks, because the grant is per repository and shared by its waiters.
+ECR_READ_ACTIONS: tuple[str, ...] = (
+    names.ECR_DESCRIBE_ACTION,
+    names.ECR_BATCH_GET_IMAGE_ACTION,
+    names.ECR_GET_DOWNLOAD_URL_ACTION,
+)
 
 
 class EcrImageWaiterProvider(Construct):
@@ -168,7 +176,8 @@ class EcrImageWaiterProvider(Construct):
         return role
 
     def grant_repository_read(self, repository_arn: str, *, on_event: bool = False) -> None:
-        """Let the waiter read images of one repository (DescribeImages, BatchGetImage);
+        """Let the waiter read images of one repository (DescribeImages, BatchGetImage,
+        GetDownloadUrlForLayer);
         ``on_event`` too when it makes the first look (a waiter that starts its build)."""
         self._grant(ECR_READ_ACTIONS, repository_arn, self.is_complete_role)
         if on_event:

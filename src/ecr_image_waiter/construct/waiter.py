@@ -59,7 +59,9 @@ class EcrImageWaiter(Construct):
         its child for it); give the function ``architecture=waiter.architecture`` so the two
         cannot differ. Default x86_64, as for a Lambda function.
     :param lambda_compatible: fail at once on an image Lambda cannot run (a manifest media
-        type Lambda does not take, a non-image artifact). Default on. An image index is
+        type Lambda does not take, a non-image artifact, a single-platform image whose config
+        names another architecture; a config that cannot be read leaves the architecture
+        unknown, which the handler logs, and does not fail). Default on. An image index is
         resolved to its child for ``architecture`` (skipping attestations) either way, and one
         without that child fails at once either way.
     :param wait_for_repository: keep waiting while the repository does not exist yet,

@@ -26,7 +26,8 @@ The properties, and what each means:
 * ``WaitForRepository`` (``"true"``/``"false"``, default false): a missing repository is
   waited for instead of failing at once.
 * ``Architecture`` (``x86_64`` or ``arm64``, default ``x86_64``) and ``LambdaCompatible``
-  (default ``"true"``): the image must be one Lambda can run on that architecture.
+  (default ``"true"``): the image must be one Lambda can run on that architecture (for a
+  single-platform image, as far as its config can be read: see engine.manifest).
 * ``CodeBuildProjectName``, ``PipelineName`` and ``TriggerBuildOnMissing``: the build that
   pushes the image; ``TriggerBuildOnMissing "true"`` needs one of the two names.
 * ``ResolveNonce``: any value; a new value makes CloudFormation send an Update, which
