@@ -461,6 +461,24 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+def answer_layer_downloads_as_ecr_without_blobs() -> None:
+    """moto 5.2.5 does not implement GetDownloadUrlForLayer (an HTTP 500 that botocore
+    retries) and keeps no blobs: put_image stores the manifest only. Answer as ECR does for a
+    blob it does not hold, so the waiter's architecture check reports the architecture unknown
+    (LayersNotFoundException) at once instead of after retries."""
+    from moto.core.exceptions import ServiceException
+    from moto.ecr.responses import ECRResponse
+
+    class LayersNotFoundException(ServiceException):
+        code = "LayersNotFoundException"
+
+    def get_download_url_for_layer(self: Any) -> None:
+        digest = self._get_param("layerDigest")
+        raise LayersNotFoundException(f"The specified layer {digest} does not exist")
+
+    ECRResponse.get_download_url_for_layer = get_download_url_for_layer  # type: ignore[method-assign]
+
+
 def story(outdir: Path, begun: float, push_after: list[float], timeout: int) -> int:
     if outdir == DEFAULT_OUTDIR.resolve() and outdir.exists():
         shutil.rmtree(outdir)
@@ -482,6 +500,7 @@ def story(outdir: Path, begun: float, push_after: list[float], timeout: int) -> 
     from moto.server import ThreadedMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no per-request log lines
+    answer_layer_downloads_as_ecr_without_blobs()
     # moto's Lambda checks a function's image in its ECR only when told to (moto 5.2.5,
     # moto/settings.py lambda_stub_ecr): the check Lambda makes.
     os.environ["MOTO_LAMBDA_STUB_ECR"] = "false"

@@ -195,6 +195,21 @@ class TimedLookup(EcrLookup):
                 meter.look_seconds.append(time.monotonic() - started)
 
 
+def _no_blob(request: Any, **_: Any) -> Any:
+    """moto 5.2.5 does not implement GetDownloadUrlForLayer (an HTTP 500 that botocore would
+    retry, adding seconds to every found image) and keeps no blobs: answer as ECR does for a
+    blob it does not hold. The waiter then reports the architecture unknown at once."""
+    from botocore.awsrequest import AWSResponse
+
+    body = json.dumps({"__type": "LayersNotFoundException", "message": "no such layer"})
+
+    class Raw:
+        def stream(self, **_: Any) -> Any:
+            yield body.encode()
+
+    return AWSResponse(request.url, 400, {}, Raw())
+
+
 def ecr_client(endpoint: str, pool: int = 64) -> Any:
     """An ECR client configured as the engine's make_client (retries, timeouts), on
     ``endpoint``, with a connection pool for many threads; ECR calls counted per thread."""
@@ -218,6 +233,7 @@ def ecr_client(endpoint: str, pool: int = 64) -> Any:
 
     client.meta.events.register("before-call.ecr", on_call)
     client.meta.events.register("before-send.ecr", on_send)
+    client.meta.events.register("before-send.ecr.GetDownloadUrlForLayer", _no_blob)
     return client
 
 
