@@ -34,6 +34,11 @@ PREFIX = "EcrImageWaiterExample"
 TEXT_GENERATION = "textGeneration"
 PRACTICE_MATERIAL = "practiceMaterial"
 REPOSITORY_KEYS = (TEXT_GENERATION, PRACTICE_MATERIAL)
+#: Their names in ECR: fixed, so the pipeline's build scripts can push to them by name.
+REPOSITORY_NAMES = {
+    TEXT_GENERATION: "text-generation",
+    PRACTICE_MATERIAL: "practice-material",
+}
 IMAGE_TAG = "latest"
 
 
@@ -50,6 +55,7 @@ class CicdStack(Stack):
             key: ecr.Repository(
                 self,
                 f"{_pascal(key)}Repository",
+                repository_name=REPOSITORY_NAMES[key],
                 image_scan_on_push=True,
                 # ``latest`` is pushed again on every build; the waiters pin each function to
                 # the digest, so a mutable tag is safe here.
