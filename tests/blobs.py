@@ -13,6 +13,7 @@ import hashlib
 import http.server
 import json
 import threading
+import time
 from typing import Any
 
 from tests.images import DOCKER_V2, OCI_MANIFEST
@@ -71,6 +72,8 @@ class BlobServer:
 
     def __init__(self) -> None:
         self.bodies: dict[str, tuple[int, bytes]] = {}
+        #: path -> seconds between bytes: the body trickles instead of coming at once.
+        self.drip: dict[str, float] = {}
         self.requests: list[str] = []
         server = self
 
@@ -85,7 +88,17 @@ class BlobServer:
                     body = b""
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(body)
+                pause = server.drip.get(path)
+                if pause is None:
+                    self.wfile.write(body)
+                    return
+                try:
+                    for byte in body:
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                        time.sleep(pause)
+                except OSError:  # the client gave up: that is what a drip test wants
+                    return
 
             def log_message(self, format: str, *args: Any) -> None:
                 return None

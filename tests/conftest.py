@@ -115,5 +115,6 @@ def _blob_server() -> Iterator[Any]:
 def blob_server(_blob_server: Any) -> Any:
     """A tests.blobs.BlobServer on 127.0.0.1, emptied for each test."""
     _blob_server.bodies.clear()
+    _blob_server.drip.clear()
     _blob_server.requests.clear()
     return _blob_server

@@ -15,6 +15,7 @@ import logging
 import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from botocore.awsrequest import AWSResponse, HTTPHeaders
@@ -27,6 +28,7 @@ from ecr_image_waiter.engine import (
     Kind,
     Verdict,
     WaitPolicy,
+    manifest,
     parse_reference,
     wait_until_ready,
 )
@@ -268,6 +270,21 @@ def test_redirect_to_plain_http_elsewhere_is_refused(
     observation = look("arm64")
     assert observation.verdict is Verdict.READY
     assert "redirected to a URL that is not HTTPS" in observation.image.architecture_unknown
+
+
+def test_trickling_config_is_abandoned_at_the_deadline(
+    ecr: Any, blob_server: Any, ecr_blob_urls: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each byte comes well within the per-wait timeout, so only a deadline on the whole body
+    # ends the read: without one, this config would arrive after ~10 s and count.
+    monkeypatch.setattr(manifest, "CONFIG_TIMEOUT_SECONDS", 1)
+    url = blob_server.offer(ecr_blob_urls, REPO, sha256_of(AMD64), AMD64)
+    blob_server.drip[urlsplit(url).path] = 0.05
+    push(ecr, REPO, config_manifest(AMD64), tag="v1")
+    observation = look("arm64")
+    assert observation.verdict is Verdict.READY, observation.summary
+    assert "no complete answer within 1 s" in observation.image.architecture_unknown
+    assert_no_url(observation, observation.image.to_dict())
 
 
 # --- Through the CLI and the custom-resource handlers -----------------------------------------

@@ -55,8 +55,9 @@ corresponding to an image layer" and works for the config blob as for any blob i
 repository (ECR API Reference, GetDownloadUrlForLayer; IAM action
 ``ecr:GetDownloadUrlForLayer`` on the repository), then a GET of that URL: HTTPS only (plain
 HTTP is taken only from a loopback address when ECR itself is a loopback endpoint, as a local
-ECR is), redirects only to such URLs, at most :data:`CONFIG_MAX_BYTES`, within
-:data:`CONFIG_TIMEOUT_SECONDS`, and the bytes must hash to the config digest. ``amd64`` is
+ECR is), redirects only to such URLs, at most :data:`CONFIG_MAX_BYTES` (the read stops
+there), the body within :data:`CONFIG_TIMEOUT_SECONDS` of the request and no network wait
+longer than that, and the bytes must hash to the config digest. ``amd64`` is
 Lambda's ``x86_64``, ``arm64`` (variant ``v8`` or none) is ``arm64``, as for index children.
 
 * The config's platform is the wanted one: READY with ``architecture`` set.
@@ -494,6 +495,7 @@ def _url_problem(url: str, *, local: bool) -> bool:
 def _download(url: str, *, local: bool) -> bytes | str:
     """The body at ``url`` (at most CONFIG_MAX_BYTES), or what went wrong, without the URL."""
     import http.client
+    import time
     import urllib.error
     import urllib.request
 
@@ -512,10 +514,24 @@ def _download(url: str, *, local: bool) -> bytes | str:
             return super().redirect_request(req, fp, code, msg, headers, newurl)
 
     opener = urllib.request.build_opener(Redirects())
+    # The socket timeout bounds each wait, not the whole body: a server trickling bytes could
+    # hold a plain read(n) for n waits. read1() returns what has come, so the deadline and the
+    # size cap are checked between reads.
+    deadline = time.monotonic() + CONFIG_TIMEOUT_SECONDS
+    chunks: list[bytes] = []
+    size = 0
     try:
         with opener.open(url, timeout=CONFIG_TIMEOUT_SECONDS) as response:
-            data: bytes = response.read(CONFIG_MAX_BYTES + 1)
+            while size <= CONFIG_MAX_BYTES:
+                if time.monotonic() > deadline:
+                    return f"no complete answer within {CONFIG_TIMEOUT_SECONDS} s"
+                chunk: bytes = response.read1(CONFIG_MAX_BYTES + 1 - size)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
     except urllib.error.HTTPError as error:
+        error.close()
         return f"HTTP {error.code}"
     except urllib.error.URLError as error:
         reason = error.reason
@@ -528,9 +544,9 @@ def _download(url: str, *, local: bool) -> bytes | str:
         return _os_error(error)
     except (http.client.HTTPException, ValueError) as error:
         return type(error).__name__
-    if len(data) > CONFIG_MAX_BYTES:
+    if size > CONFIG_MAX_BYTES:
         return f"larger than {CONFIG_MAX_BYTES} bytes"
-    return data
+    return b"".join(chunks)
 
 
 def _os_error(error: BaseException) -> str:
