@@ -115,6 +115,21 @@ def test_matching_config_sets_the_architecture(  # noqa: PLR0917  (fixtures + pa
     assert_no_url(observation, observation.image.to_dict())
 
 
+@pytest.mark.parametrize("variant", ["v2", "v3"])
+def test_amd64_with_a_microarchitecture_level_is_x86_64(
+    ecr: Any, blob_server: Any, ecr_blob_urls: Any, variant: str
+) -> None:
+    config = image_config("amd64", variant=variant)
+    digest = arrange(ecr, blob_server, ecr_blob_urls, config)
+    observation = look("x86_64")
+    assert observation.verdict is Verdict.READY, observation.summary
+    assert observation.image.digest == digest
+    assert observation.image.architecture == "x86_64"
+    arm = look("arm64")
+    assert arm.verdict is Verdict.NEVER
+    assert f"linux/amd64/{variant}" in arm.message
+
+
 def test_amd64_image_for_arm64_is_never_naming_both(
     ecr: Any, blob_server: Any, ecr_blob_urls: Any
 ) -> None:

@@ -57,8 +57,9 @@ repository (ECR API Reference, GetDownloadUrlForLayer; IAM action
 HTTP is taken only from a loopback address when ECR itself is a loopback endpoint, as a local
 ECR is), redirects only to such URLs, at most :data:`CONFIG_MAX_BYTES` (the read stops
 there), the body within :data:`CONFIG_TIMEOUT_SECONDS` of the request and no network wait
-longer than that, and the bytes must hash to the config digest. ``amd64`` is
-Lambda's ``x86_64``, ``arm64`` (variant ``v8`` or none) is ``arm64``, as for index children.
+longer than that, and the bytes must hash to the config digest. ``amd64`` (any variant:
+an x86-64 level) is Lambda's ``x86_64``, ``arm64`` (variant ``v8`` or none) is ``arm64``, as
+for index children.
 
 * The config's platform is the wanted one: READY with ``architecture`` set.
 * It is another (``linux/amd64`` for an ``arm64`` function, or a platform Lambda does not
@@ -138,8 +139,11 @@ ACCEPTED_MEDIA_TYPES = (
 )
 
 #: Lambda architecture -> (OCI platform architecture, accepted variants; "" is none).
+#: For amd64 a variant names an x86-64 microarchitecture level (v1 to v4), not another
+#: architecture: such an image is still x86_64 code, so every level is taken rather than
+#: failing a deploy on a level AWS does not document for Lambda's x86_64 hosts.
 PLATFORMS: dict[str, tuple[str, frozenset[str]]] = {
-    ARCH_X86_64: ("amd64", frozenset({""})),
+    ARCH_X86_64: ("amd64", frozenset({"", "v1", "v2", "v3", "v4"})),
     ARCH_ARM64: ("arm64", frozenset({"", "v8"})),
 }
 ATTESTATION_ANNOTATION = "vnd.docker.reference.type"
