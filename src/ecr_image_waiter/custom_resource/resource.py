@@ -44,6 +44,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from ecr_image_waiter import names
@@ -73,6 +74,8 @@ LAMBDA_TIME_MARGIN_SECONDS = 2.0
 LookupFactory = Callable[[Settings], EcrLookup]
 #: Makes the watch of the build that pushes the image; None when no build is named.
 WatchFactory = Callable[[Settings], PipelineWatch | None]
+#: :func:`log_line` with the request's type and logical id bound (see :func:`_request_log`).
+RequestLog = Callable[..., None]
 
 
 @dataclass(frozen=True)
@@ -284,40 +287,26 @@ class ImageWaiterResource:
         there (see the module docstring)."""
         enable_logs()
         request_type = _request_type(event)
-        logical_id = _text(event.get("LogicalResourceId"))
+        log = _request_log(request_type, event)
         if request_type == "Delete":
             # No validation that could fail: a resource whose Create failed validation must
             # still delete. The framework requires the physical id unchanged on Delete.
             physical_id = event.get("PhysicalResourceId")
-            log_line(
-                event="on_event",
-                requestType=request_type,
-                logicalResourceId=logical_id,
-                physicalResourceId=_text(physical_id),
-                verdict="deleted",
-            )
+            log(event="on_event", physicalResourceId=_text(physical_id), verdict="deleted")
             return {"PhysicalResourceId": physical_id} if physical_id else {}
         try:
             settings = parse_properties(event.get("ResourceProperties"))
         except InvalidInputError as error:
             _cap(error)
-            log_line(
-                event="on_event",
-                requestType=request_type,
-                logicalResourceId=logical_id,
-                verdict="invalid",
-                error=str(error),
-            )
+            log(event="on_event", verdict="invalid", error=str(error))
             raise
         now = self.clock()
         run = None
         if settings.trigger_build_on_missing:
-            run = self._start_if_missing(event, settings, request_type, logical_id)
+            run = self._start_if_missing(event, settings, log)
         state = ResourceState(started_at=now, deadline=now + settings.timeout_seconds, run=run)
-        log_line(
+        log(
             event="on_event",
-            requestType=request_type,
-            logicalResourceId=logical_id,
             physicalResourceId=settings.physical_id,
             repository=settings.reference.repository,
             reference=settings.reference.reference,
@@ -328,11 +317,7 @@ class ImageWaiterResource:
         return {"PhysicalResourceId": settings.physical_id, names.STATE_KEY: state.to_dict()}
 
     def _start_if_missing(
-        self,
-        event: Mapping[str, Any],
-        settings: Settings,
-        request_type: str,
-        logical_id: str | None,
+        self, event: Mapping[str, Any], settings: Settings, log: RequestLog
     ) -> str | None:
         """One look; if the image is not there, the id of the run started (or found running).
 
@@ -353,10 +338,8 @@ class ImageWaiterResource:
                 run = watch.trigger(_text(event.get("RequestId")) or "", ref)
             except Exception as error:
                 _cap(error)
-                log_line(
+                log(
                     event="on_event",
-                    requestType=request_type,
-                    logicalResourceId=logical_id,
                     repository=ref.repository,
                     reference=ref.reference,
                     verdict="start failed",
@@ -364,10 +347,8 @@ class ImageWaiterResource:
                 )
                 raise
             verdict = "triggered"
-        log_line(
+        log(
             event="on_event",
-            requestType=request_type,
-            logicalResourceId=logical_id,
             repository=ref.repository,
             reference=ref.reference,
             verdict=verdict,
@@ -382,30 +363,19 @@ class ImageWaiterResource:
         """Look at ECR (when due): ready, not yet, or raise (never-case, deadline)."""
         enable_logs()
         request_type = _request_type(event)
-        logical_id = _text(event.get("LogicalResourceId"))
+        log = _request_log(request_type, event)
         if request_type == "Delete":
-            log_line(
-                event="is_complete",
-                requestType=request_type,
-                logicalResourceId=logical_id,
-                verdict="deleted",
-            )
+            log(event="is_complete", verdict="deleted")
             return {"IsComplete": True}
         try:
-            return self._is_complete(event, context, request_type, logical_id)
+            return self._is_complete(event, context, log)
         except InvalidInputError as error:
             _cap(error)
-            log_line(
-                event="is_complete",
-                requestType=request_type,
-                logicalResourceId=logical_id,
-                verdict="invalid",
-                error=str(error),
-            )
+            log(event="is_complete", verdict="invalid", error=str(error))
             raise
 
     def _is_complete(
-        self, event: Mapping[str, Any], context: Any, request_type: str, logical_id: str | None
+        self, event: Mapping[str, Any], context: Any, log: RequestLog
     ) -> dict[str, Any]:
         settings = parse_properties(event.get("ResourceProperties"))
         state = ResourceState.from_event(event)
@@ -428,10 +398,8 @@ class ImageWaiterResource:
             looks += 1
             observation = check()
             now = self.clock()
-            log_line(
+            log(
                 event="attempt",
-                requestType=request_type,
-                logicalResourceId=logical_id,
                 repository=ref.repository,
                 reference=ref.reference,
                 verdict=observation.verdict.value,
@@ -512,10 +480,8 @@ class ImageWaiterResource:
             if self.clock() >= state.deadline:
                 raise timed_out(last)
         if last is None:
-            log_line(
+            log(
                 event="attempt",
-                requestType=request_type,
-                logicalResourceId=logical_id,
                 repository=ref.repository,
                 reference=ref.reference,
                 verdict="not due",
@@ -590,6 +556,13 @@ def _request_type(event: Any) -> str:
             f"RequestType {show(request_type)} is not one of {', '.join(REQUEST_TYPES)}"
         )
     return str(request_type)
+
+
+def _request_log(request_type: str, event: Mapping[str, Any]) -> RequestLog:
+    """:func:`log_line` with the fields every line about this request carries."""
+    return partial(
+        log_line, requestType=request_type, logicalResourceId=_text(event.get("LogicalResourceId"))
+    )
 
 
 def _text(value: Any) -> str | None:
