@@ -105,7 +105,9 @@ class EcrLookup:
             client = self.client(ref)
             response = client.describe_images(**kwargs)
         except ClientError as error:
-            return self._from_client_error(error, "ecr:DescribeImages")
+            return from_client_error(
+                error, "ecr:DescribeImages", wait_for_repository=self.wait_for_repository
+            )
         except (NoCredentialsError, PartialCredentialsError) as error:
             return self._observation("NoCredentials", str(error))
         except NoRegionError:
@@ -141,25 +143,40 @@ class EcrLookup:
             return self.inspector(client, ref, image)
         return Observation(Verdict.READY, "ImageFound", f"found {image.image_uri}", image=image)
 
-    def _from_client_error(self, error: Any, action: str) -> Observation:
-        err = error.response.get("Error", {})
-        code = str(err.get("Code") or "Unknown")
-        message = str(err.get("Message") or error)
-        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        return self._observation(code, message, status=status, action=action)
+    def _observation(self, code: str, message: str) -> Observation:
+        return classified(code, message, wait_for_repository=self.wait_for_repository)
 
-    def _observation(
-        self, code: str, message: str, *, status: int | None = None, action: str | None = None
-    ) -> Observation:
-        rule = classify(code, status=status, wait_for_repository=self.wait_for_repository)
-        return Observation(
-            rule.verdict,
-            code,
-            message,
-            kind=rule.kind,
-            remedy=rule.remedy,
-            action=action if rule.kind is Kind.ACCESS_DENIED else None,
-        )
+
+def classified(
+    code: str,
+    message: str,
+    *,
+    status: int | None = None,
+    action: str | None = None,
+    wait_for_repository: bool = False,
+) -> Observation:
+    """ECR's answer ``code`` as an observation, by the classification table; ``action`` (the
+    IAM action that was called) is kept only when the answer is an access denial."""
+    rule = classify(code, status=status, wait_for_repository=wait_for_repository)
+    return Observation(
+        rule.verdict,
+        code,
+        message,
+        kind=rule.kind,
+        remedy=rule.remedy,
+        action=action if rule.kind is Kind.ACCESS_DENIED else None,
+    )
+
+
+def from_client_error(error: Any, action: str, *, wait_for_repository: bool = False) -> Observation:
+    """A botocore ``ClientError`` from calling ``action``, classified by its code and status."""
+    err = error.response.get("Error", {})
+    code = str(err.get("Code") or "Unknown")
+    message = str(err.get("Message") or error)
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return classified(
+        code, message, status=status, action=action, wait_for_repository=wait_for_repository
+    )
 
 
 def _account_of(client: Any) -> str:

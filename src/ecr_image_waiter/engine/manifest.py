@@ -91,6 +91,7 @@ from typing import TYPE_CHECKING, Any
 
 from ecr_image_waiter.engine.classify import Kind, Verdict, classify
 from ecr_image_waiter.engine.image import Observation, ResolvedImage
+from ecr_image_waiter.engine.lookup import classified, from_client_error
 from ecr_image_waiter.engine.reference import ImageReference
 from ecr_image_waiter.errors import InvalidInputError
 from ecr_image_waiter.names import (
@@ -382,11 +383,7 @@ def _get_manifest(
     try:
         response = client.batch_get_image(**kwargs)
     except ClientError as error:
-        err = error.response.get("Error", {})
-        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        return _classified(
-            str(err.get("Code") or "Unknown"), str(err.get("Message") or error), status=status
-        )
+        return from_client_error(error, ECR_BATCH_GET_IMAGE_ACTION)
     except (BotoConnectionError, HTTPClientError) as error:
         return _classified("ConnectionError", str(error))
     except BotoCoreError as error:
@@ -561,16 +558,8 @@ def _os_error(error: BaseException) -> str:
     return f"{type(error).__name__}: {strerror}" if strerror else type(error).__name__
 
 
-def _classified(code: str, message: str, *, status: int | None = None) -> Observation:
-    rule = classify(code, status=status)
-    return Observation(
-        rule.verdict,
-        code,
-        message,
-        kind=rule.kind,
-        remedy=rule.remedy,
-        action=ECR_BATCH_GET_IMAGE_ACTION if rule.kind is Kind.ACCESS_DENIED else None,
-    )
+def _classified(code: str, message: str) -> Observation:
+    return classified(code, message, action=ECR_BATCH_GET_IMAGE_ACTION)
 
 
 def _never(code: str, message: str, remedy: str) -> Observation:
