@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
+
+if TYPE_CHECKING:
+    from tests.faultproxy import FaultProxy, Plan
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -98,6 +101,24 @@ def server_ecr(moto_server_url: str, monkeypatch: pytest.MonkeyPatch) -> Any:
     request = urllib.request.Request(f"{moto_server_url}/moto-api/reset", method="POST")
     urllib.request.urlopen(request, timeout=10).close()
     return boto3.client("ecr", region_name=REGION, endpoint_url=moto_server_url)
+
+
+@pytest.fixture
+def proxies(moto_server_url: str, server_ecr: Any) -> Iterator[Callable[[Plan], FaultProxy]]:
+    """Start tests.faultproxy proxies in front of the (freshly reset) moto server; all stop
+    at teardown."""
+    from tests.faultproxy import FaultProxy
+
+    started: list[FaultProxy] = []
+
+    def start(plan: Plan) -> FaultProxy:
+        proxy = FaultProxy(moto_server_url, plan).start()
+        started.append(proxy)
+        return proxy
+
+    yield start
+    for proxy in started:
+        proxy.stop()
 
 
 @pytest.fixture(scope="session")

@@ -8,10 +8,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
-
-import pytest
 
 from tests.faultproxy import (
     READY,
@@ -33,20 +31,6 @@ DROP = Decision(Fault.DROP)
 OK = Decision(Fault.PASS)
 SECRET = "cli-fault-secret-b9f1"
 TOKEN = "cli-fault-session-token-77c2"
-
-
-@pytest.fixture
-def proxies(moto_server_url: str, server_ecr: Any) -> Iterator[Callable[[Plan], FaultProxy]]:
-    started: list[FaultProxy] = []
-
-    def start(plan: Plan) -> FaultProxy:
-        proxy = FaultProxy(moto_server_url, plan).start()
-        started.append(proxy)
-        return proxy
-
-    yield start
-    for proxy in started:
-        proxy.stop()
 
 
 def run_cli(endpoint: str, *args: str) -> tuple[int, str, str, float]:

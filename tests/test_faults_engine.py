@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -49,21 +49,6 @@ E503 = Decision(Fault.ERROR_503)
 DROP = Decision(Fault.DROP)
 RESET = Decision(Fault.RESET)
 OK = Decision(Fault.PASS)
-
-
-@pytest.fixture
-def proxies(moto_server_url: str, server_ecr: Any) -> Iterator[Callable[[Plan], FaultProxy]]:
-    """Start proxies in front of the (freshly reset) moto server; all stop at teardown."""
-    started: list[FaultProxy] = []
-
-    def start(plan: Plan) -> FaultProxy:
-        proxy = FaultProxy(moto_server_url, plan).start()
-        started.append(proxy)
-        return proxy
-
-    yield start
-    for proxy in started:
-        proxy.stop()
 
 
 def run_engine(

@@ -12,7 +12,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -57,20 +57,6 @@ QUERY_INTERVAL = 0.5
 TOTAL_TIMEOUT = 30.0
 #: A Delete must answer at once; this bound is generous for a loaded 2-core machine.
 DELETE_BOUND_SECONDS = 5.0
-
-
-@pytest.fixture
-def proxies(moto_server_url: str, server_ecr: Any) -> Iterator[Callable[[Plan], FaultProxy]]:
-    started: list[FaultProxy] = []
-
-    def start(plan: Plan) -> FaultProxy:
-        proxy = FaultProxy(moto_server_url, plan).start()
-        started.append(proxy)
-        return proxy
-
-    yield start
-    for proxy in started:
-        proxy.stop()
 
 
 def resource_on(proxy: FaultProxy, *, read_timeout: float = 2.0) -> ImageWaiterResource:
