@@ -53,7 +53,7 @@ from ecr_image_waiter.custom_resource.logs import log_line
 from ecr_image_waiter.custom_resource.properties import Settings, parse_properties, show
 from ecr_image_waiter.engine.classify import Verdict
 from ecr_image_waiter.engine.image import Observation, ResolvedImage
-from ecr_image_waiter.engine.lookup import EcrLookup, Inspector, make_client
+from ecr_image_waiter.engine.lookup import EcrLookup, Inspector, make_client, make_service_client
 from ecr_image_waiter.engine.manifest import LambdaImageInspector
 from ecr_image_waiter.engine.pipeline import PipelineWatch, pipeline_aware
 from ecr_image_waiter.engine.wait import never_error, timeout_error
@@ -186,8 +186,6 @@ def _service_client(service: str) -> Any:
     """The container's client for ``service`` (made on first use), or None if it cannot be
     made yet (the watch then makes its own and reports the failure)."""
     from botocore.exceptions import BotoCoreError
-
-    from ecr_image_waiter.engine.lookup import make_service_client
 
     env = os.environ
     suffix = service.upper()
