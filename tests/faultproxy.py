@@ -78,7 +78,13 @@ class Decision:
     answer: tuple[int, str, str] | None = None
 
 
+#: The plain decisions, shared by every plan.
 PASS = Decision(Fault.PASS)
+THROTTLE = Decision(Fault.THROTTLE)
+ERROR_500 = Decision(Fault.ERROR_500)
+ERROR_503 = Decision(Fault.ERROR_503)
+DROP = Decision(Fault.DROP)
+RESET = Decision(Fault.RESET)
 
 #: A plan: (request number from 0, seconds since the proxy started, operation name) -> what
 #: to do. The operation is the part of ``X-Amz-Target`` after the dot (``DescribeImages``).

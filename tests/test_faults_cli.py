@@ -12,23 +12,21 @@ from collections.abc import Callable
 from typing import Any
 
 from tests.faultproxy import (
+    DROP,
     READY,
     TIMEOUT,
     Cycle,
-    Decision,
-    Fault,
     FaultProxy,
     Outcome,
     Plan,
     held_digest,
     judge,
 )
+from tests.faultproxy import ERROR_500 as E500
+from tests.faultproxy import PASS as OK
+from tests.faultproxy import THROTTLE as T
 from tests.images import digest_of, push, single_manifest
 
-T = Decision(Fault.THROTTLE)
-E500 = Decision(Fault.ERROR_500)
-DROP = Decision(Fault.DROP)
-OK = Decision(Fault.PASS)
 SECRET = "cli-fault-secret-b9f1"
 TOKEN = "cli-fault-session-token-77c2"
 

@@ -24,8 +24,10 @@ from ecr_image_waiter.engine import (
     wait_until_ready,
 )
 from tests.faultproxy import (
+    DROP,
     NEVER,
     READY,
+    RESET,
     TIMEOUT,
     Cycle,
     Decision,
@@ -41,14 +43,11 @@ from tests.faultproxy import (
     scale,
     waiter_client,
 )
+from tests.faultproxy import ERROR_500 as E500
+from tests.faultproxy import ERROR_503 as E503
+from tests.faultproxy import PASS as OK
+from tests.faultproxy import THROTTLE as T
 from tests.images import digest_of, push, single_manifest
-
-T = Decision(Fault.THROTTLE)
-E500 = Decision(Fault.ERROR_500)
-E503 = Decision(Fault.ERROR_503)
-DROP = Decision(Fault.DROP)
-RESET = Decision(Fault.RESET)
-OK = Decision(Fault.PASS)
 
 
 def run_engine(

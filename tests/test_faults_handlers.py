@@ -28,12 +28,13 @@ from ecr_image_waiter.local.framework import (
     make_request,
     run_custom_resource,
 )
+from tests.faultproxy import ERROR_503 as E503
 from tests.faultproxy import (
     NEVER,
     READY,
+    RESET,
     TIMEOUT,
     Cycle,
-    Decision,
     Fault,
     FaultProxy,
     Outcome,
@@ -46,12 +47,9 @@ from tests.faultproxy import (
     scale,
     waiter_client,
 )
+from tests.faultproxy import PASS as OK
+from tests.faultproxy import THROTTLE as T
 from tests.images import digest_of, push, single_manifest
-
-T = Decision(Fault.THROTTLE)
-E503 = Decision(Fault.ERROR_503)
-RESET = Decision(Fault.RESET)
-OK = Decision(Fault.PASS)
 
 QUERY_INTERVAL = 0.5
 TOTAL_TIMEOUT = 30.0
