@@ -34,6 +34,7 @@ from ecr_image_waiter.custom_resource.properties import Settings
 from ecr_image_waiter.custom_resource.resource import ImageWaiterResource
 from ecr_image_waiter.engine.pipeline import PipelineWatch, idempotency_token
 from ecr_image_waiter.local.framework import ProviderResult, run_custom_resource
+from tests.codebuild import create_project
 from tests.conftest import ACCOUNT, REGION
 from tests.images import push, single_manifest
 from tests.manifests import DOCKER_V1_SIGNED, image_index, push_index, push_raw, schema1
@@ -333,17 +334,7 @@ def test_cli_refuses_a_bad_project_name_before_any_call(moto_ecr: Any) -> None:
 @pytest.fixture
 def codebuild_project(moto_ecr: Any) -> Any:
     client = boto3.client("codebuild", region_name=REGION)
-    client.create_project(
-        name=PROJECT,
-        source={"type": "S3", "location": "app-source/src.zip"},
-        artifacts={"type": "NO_ARTIFACTS"},
-        environment={
-            "type": "LINUX_CONTAINER",
-            "image": "aws/codebuild/standard:7.0",
-            "computeType": "BUILD_GENERAL1_SMALL",
-        },
-        serviceRole=f"arn:aws:iam::{ACCOUNT}:role/{PROJECT}",
-    )
+    create_project(client, PROJECT)
     return client
 
 

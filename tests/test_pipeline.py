@@ -30,6 +30,7 @@ from ecr_image_waiter.engine.pipeline import (
     pipeline_aware,
 )
 from ecr_image_waiter.errors import AccessDeniedError, InvalidInputError, PipelineFailedError
+from tests.codebuild import create_project
 from tests.conftest import REGION
 from tests.images import push, single_manifest
 
@@ -301,17 +302,7 @@ def moto_codebuild(aws_env: None) -> Any:
 
     with mock_aws():
         client = boto3.client("codebuild", region_name=REGION)
-        client.create_project(
-            name=PROJECT,
-            source={"type": "S3", "location": "app-source/src.zip"},
-            artifacts={"type": "NO_ARTIFACTS"},
-            environment={
-                "type": "LINUX_CONTAINER",
-                "image": "aws/codebuild/standard:7.0",
-                "computeType": "BUILD_GENERAL1_SMALL",
-            },
-            serviceRole=f"arn:aws:iam::123456789012:role/{PROJECT}",
-        )
+        create_project(client, PROJECT)
         yield client
 
 
