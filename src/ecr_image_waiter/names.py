@@ -16,7 +16,8 @@ RESOURCE_TYPE: Final = "Custom::EcrImageWaiter"
 
 # --- Custom resource properties (CloudFormation passes every value as a string) ----------
 
-#: The original design's properties.
+#: The original design's properties (the Node.js custom resource this project replaces; see
+#: docs/glossary.md).
 PROP_REPOSITORY_NAME: Final = "RepositoryName"
 PROP_IMAGE_TAG: Final = "ImageTag"
 PROP_MAX_RETRIES: Final = "MaxRetries"
@@ -90,23 +91,63 @@ ALL_ATTRIBUTES: Final = (
 
 #: Python package name inside the Lambda asset; the asset holds this package only.
 PACKAGE: Final = "ecr_image_waiter"
-HANDLER_ON_EVENT: Final = "ecr_image_waiter.custom_resource.handler.on_event"
-HANDLER_IS_COMPLETE: Final = "ecr_image_waiter.custom_resource.handler.is_complete"
-#: Environment variable telling is_complete how often the Provider framework calls it.
-ENV_QUERY_INTERVAL_SECONDS: Final = "ECR_IMAGE_WAITER_QUERY_INTERVAL_SECONDS"
-#: Environment variable with the budget for polling inside one is_complete call.
-ENV_POLL_BUDGET_SECONDS: Final = "ECR_IMAGE_WAITER_POLL_BUDGET_SECONDS"
-#: The largest accepted poll budget, in seconds.
-MAX_POLL_BUDGET_SECONDS: Final = 60
-#: The poll budget the construct gives is_complete (0: one look per framework call).
-DEFAULT_POLL_BUDGET_SECONDS: Final = 0
-#: Seconds the is_complete function's timeout keeps beyond one query interval (the longest
-#: sleep to the deadline) plus the largest poll budget: slow ECR answers and their retries.
-IS_COMPLETE_TIMEOUT_MARGIN_SECONDS: Final = 30
+#: The provider's one entry point: CloudFormation requests, ECR push events, build events
+#: and the sweep all arrive here.
+HANDLER: Final = "ecr_image_waiter.custom_resource.handler.handler"
+#: Environment variable naming the DynamoDB table of pending waits.
+ENV_TABLE_NAME: Final = "ECR_IMAGE_WAITER_TABLE"
+#: Environment variable naming the EventBridge rule that fires the sweep.
+ENV_SWEEP_RULE_NAME: Final = "ECR_IMAGE_WAITER_SWEEP_RULE"
 
-#: Key under which on_event hands its state to is_complete (the Provider framework merges
-#: on_event's result into the event that every is_complete call receives).
-STATE_KEY: Final = "EcrImageWaiterState"
+#: The table's keys: a wait is stored under its repository (so a push event finds the waits
+#: of its repository with one query) and its request.
+TABLE_PARTITION_KEY: Final = "pk"
+TABLE_SORT_KEY: Final = "sk"
+#: The table's TTL attribute (epoch seconds); DynamoDB deletes expired items within days,
+#: so the Lambda code skips expired items itself.
+TABLE_TTL_ATTRIBUTE: Final = "expiresAt"
+#: Seconds an answered wait is kept (a re-sent request is then recognised, not re-run).
+ANSWERED_RETENTION_SECONDS: Final = 24 * 3600
+
+# --- Events the provider listens to (EventBridge, default bus) -----------------------------
+
+#: ECR push events: "Events are emitted on a best effort basis" (Amazon ECR User Guide,
+#: ecr-eventbridge). ``resources`` is empty, so rules filter on detail.repository-name.
+ECR_EVENT_SOURCE: Final = "aws.ecr"
+ECR_EVENT_DETAIL_TYPE: Final = "ECR Image Action"
+#: CodeBuild "Build State Change" (CodeBuild User Guide, sample-build-notifications).
+CODEBUILD_EVENT_SOURCE: Final = "aws.codebuild"
+CODEBUILD_EVENT_DETAIL_TYPE: Final = "CodeBuild Build State Change"
+#: build-status values that end a build (the API's StatusType enum).
+CODEBUILD_ENDED_STATUSES: Final = ("SUCCEEDED", "FAILED", "FAULT", "TIMED_OUT", "STOPPED")
+#: CodePipeline "Pipeline Execution State Change" (CodePipeline User Guide,
+#: detect-state-changes-cloudwatch-events).
+CODEPIPELINE_EVENT_SOURCE: Final = "aws.codepipeline"
+CODEPIPELINE_EVENT_DETAIL_TYPE: Final = "CodePipeline Pipeline Execution State Change"
+CODEPIPELINE_ENDED_STATES: Final = ("SUCCEEDED", "FAILED", "CANCELED", "SUPERSEDED", "STOPPED")
+#: What a scheduled EventBridge rule sends (EventBridge User Guide, scheduled events).
+SCHEDULED_EVENT_SOURCE: Final = "aws.events"
+SCHEDULED_EVENT_DETAIL_TYPE: Final = "Scheduled Event"
+#: EventBridge quotas: an event pattern has at most 2,048 characters (adjustable); a bus has
+#: at most 300 rules (EventBridge User Guide, eb-quota). The construct splits the ECR rule's
+#: repository names over rules whose patterns stay under this many characters.
+EVENT_PATTERN_MAX_CHARS: Final = 2048
+#: ECR repository names have at most 256 characters (ECR API Reference, CreateRepository);
+#: a name known only at deploy time (a token) is counted at that length.
+REPOSITORY_NAME_MAX_CHARS: Final = 256
+
+# --- The sweep ------------------------------------------------------------------------------
+
+#: The sweep rule's rate: EventBridge's smallest (``rate(1 minute)``). Every pending wait is
+#: looked at again at least this often, and fails at most this long after its deadline.
+SWEEP_PERIOD_SECONDS: Final = 60
+#: The smallest IntervalSeconds (the construct's ``interval``): the sweep's period.
+MIN_INTERVAL_SECONDS: Final = SWEEP_PERIOD_SECONDS
+#: Default IntervalSeconds: every sweep.
+DEFAULT_INTERVAL_SECONDS: Final = SWEEP_PERIOD_SECONDS
+#: An answer whose PUT failed (5xx, network) is sent again by a later sweep, at most this
+#: many times in all; a refused URL (403: expired) is never sent again.
+MAX_SEND_ROUNDS: Final = 5
 
 # --- Defaults and limits --------------------------------------------------------------------
 
@@ -115,21 +156,17 @@ DEFAULT_MAX_RETRIES: Final = 60
 DEFAULT_RETRY_DELAY_SECONDS: Final = 30
 DEFAULT_CLI_TIMEOUT_SECONDS: Final = 30 * 60
 DEFAULT_CLI_INTERVAL_SECONDS: Final = 10
-#: How often the Provider framework calls is_complete (its `query_interval`).
-DEFAULT_QUERY_INTERVAL_SECONDS: Final = 5
 
 #: CloudFormation waits at most one hour for a custom resource to answer
 #: (AWS::CloudFormation::CustomResource ServiceTimeout: 1 to 3600 s, default 3600).
 CLOUDFORMATION_MAX_SECONDS: Final = 3600
-#: Headroom kept between our own deadline and CloudFormation's, for the framework's own
-#: steps (onEvent, Step Functions start, the last is_complete call and the response).
-DEADLINE_HEADROOM_SECONDS: Final = 60
+#: Seconds kept after a wait's deadline for its failure to reach CloudFormation: up to one
+#: sweep period until the sweep sees the deadline passed, plus 30 s for the last look and
+#: the response.
+DEADLINE_HEADROOM_SECONDS: Final = SWEEP_PERIOD_SECONDS + 30
 #: The largest TimeoutSeconds (or MaxRetries x RetryDelaySeconds) accepted: our deadline
 #: must fire, with a useful reason, before CloudFormation gives up on its own.
 MAX_TIMEOUT_SECONDS: Final = CLOUDFORMATION_MAX_SECONDS - DEADLINE_HEADROOM_SECONDS
-#: The Provider framework's total_timeout: after our largest deadline, before
-#: CloudFormation's. A multiple of every query interval we use.
-PROVIDER_TOTAL_TIMEOUT_SECONDS: Final = CLOUDFORMATION_MAX_SECONDS - 30
 
 #: CloudFormation's limit on the whole custom resource response body.
 CLOUDFORMATION_RESPONSE_MAX_BYTES: Final = 4096
@@ -164,3 +201,17 @@ CODEPIPELINE_READ_ACTIONS: Final = (
 )
 #: Starting a pipeline execution (TriggerBuildOnMissing). Resource: the pipeline ARN.
 CODEPIPELINE_TRIGGER_ACTIONS: Final = ("codepipeline:StartPipelineExecution",)
+#: The wait table, by the provider only. Resource: the table ARN.
+DYNAMODB_ACTIONS: Final = (
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:Query",
+    "dynamodb:Scan",
+)
+#: Turning the sweep on while waits are pending and off when none is. Resource: the sweep
+#: rule's ARN.
+EVENTS_SWEEP_ACTIONS: Final = ("events:EnableRule", "events:DisableRule")
+
+#: The physical id of a Create that failed: the Delete that follows sees it and does nothing.
+CREATE_FAILED_PHYSICAL_ID: Final = "ecr-image-waiter:create-failed"

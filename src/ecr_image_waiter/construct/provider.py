@@ -1,25 +1,14 @@
-"""The custom resource provider shared by every ``EcrImageWaiter`` in a stack.
+"""The provider shared by every ``EcrImageWaiter`` of a stack: one function, one table, rules.
 
-One :class:`EcrImageWaiterProvider` per stack, found or created by
-:meth:`EcrImageWaiterProvider.of`: two Python functions (``on_event`` and ``is_complete``) behind
-the CDK Provider framework, which calls ``is_complete`` every
-``names.DEFAULT_QUERY_INTERVAL_SECONDS`` seconds until ``names.PROVIDER_TOTAL_TIMEOUT_SECONDS``.
-Each waiter's own interval and deadline are enforced by the Lambda code, so waiters with
-different settings share this one provider.
+One Python function (arm64, 128 MB) is the ServiceToken of every ``Custom::EcrImageWaiter``
+and the target of the stack's EventBridge rules: ECR push events of the waited repositories,
+CodeBuild/CodePipeline state changes of the named builds, and a one-minute sweep that the
+function turns on while a wait is pending and off when none is. Pending waits live in an
+on-demand DynamoDB table with a TTL. docs/design.md says why; the README lists the limits.
 
-Permissions are added per waiter, with the actions the Lambda code calls (``names``), on the
-resources named only. The ``is_complete`` function's role gets ECR reads on the repositories
-actually waited for and CodeBuild/CodePipeline reads on the projects and pipelines named.
-The ``on_event`` function's role gets nothing, unless a waiter asks to start its build when
-the image is missing: ``on_event`` then looks once and starts the run, so for that waiter it
-gets the ECR reads on the repository, the reads on the project or pipeline (to follow a run
-already going) and the start action on that project or pipeline only. Every function role
-writes only to its own log group; no managed policy is attached.
-
-Log groups: one for each of our two functions and one shared by the framework's functions, each
-with a retention (one week unless the first user of the provider asks otherwise). They are
-retained when the stack is deleted, so the logs of a first deploy that failed and rolled back
-can still be read.
+Every permission names its resource: ECR reads on the waited repositories, table actions on
+the table, enable/disable on the sweep rule, build reads (and starts, for a waiter that
+triggers its build) on the named projects and pipelines.
 """
 
 from __future__ import annotations
@@ -27,31 +16,24 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from aws_cdk import Acknowledgment, CfnElement, Duration, Stack, Validations
+from aws_cdk import Duration, Names, RemovalPolicy, Stack, Token
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
-from aws_cdk import custom_resources as cr
-from constructs import Construct, IConstruct
+from constructs import Construct
 
 from ecr_image_waiter import names
 from ecr_image_waiter.construct.asset import staged_asset_dir
 from ecr_image_waiter.errors import InvalidInputError
 
-#: Log retention of the provider's log groups unless the first caller asks otherwise.
+#: Log retention of the provider's log group unless the first caller asks otherwise.
 DEFAULT_LOG_RETENTION = logs.RetentionDays.ONE_WEEK
-
-#: ``on_event`` validates the request; with TriggerBuildOnMissing it also looks at ECR once,
-#: reads the project's recent runs and starts one: three calls, each with botocore's retries.
-ON_EVENT_TIMEOUT = Duration.seconds(60)
-#: ``is_complete`` looks once (or polls within the poll budget) and may sleep up to one query
-#: interval to look at the deadline: its timeout covers both, plus a margin for slow answers.
-IS_COMPLETE_TIMEOUT_SECONDS = (
-    names.DEFAULT_QUERY_INTERVAL_SECONDS
-    + names.MAX_POLL_BUDGET_SECONDS
-    + names.IS_COMPLETE_TIMEOUT_MARGIN_SECONDS
-)
-IS_COMPLETE_TIMEOUT = Duration.seconds(IS_COMPLETE_TIMEOUT_SECONDS)
+#: A request looks at most twice; a sweep may look at up to a few hundred waits, eight at a
+#: time, each look a few ECR calls with botocore's retries.
+FUNCTION_TIMEOUT = Duration.minutes(5)
 MEMORY_MB = 128
 #: The newest Python runtime (cdk-nag AwsSolutions-L1 flags any other).
 RUNTIME = lambda_.Runtime.PYTHON_3_14
@@ -60,21 +42,36 @@ ARCHITECTURE = lambda_.Architecture.ARM_64
 
 #: The ECR reads, on the repository only: DescribeImages finds the image, BatchGetImage reads
 #: its manifest, GetDownloadUrlForLayer reads a single-platform image's config (its
-#: architecture) for the Lambda checks. Granted whether or not a waiter uses the Lambda
-#: checks, because the grant is per repository and shared by its waiters.
+#: architecture) for the Lambda checks.
 ECR_READ_ACTIONS: tuple[str, ...] = (
     names.ECR_DESCRIBE_ACTION,
     names.ECR_BATCH_GET_IMAGE_ACTION,
     names.ECR_GET_DOWNLOAD_URL_ACTION,
 )
+#: The ECR push rule's pattern without its repository names, and what each name adds to it.
+_PUSH_PATTERN_BASE_CHARS = len(
+    json.dumps(
+        {
+            "source": [names.ECR_EVENT_SOURCE],
+            "detail-type": [names.ECR_EVENT_DETAIL_TYPE],
+            "detail": {
+                "action-type": ["PUSH"],
+                "result": ["SUCCESS"],
+                "repository-name": [],
+            },
+        }
+    )
+)
+#: Room kept in each push rule's pattern below EventBridge's limit.
+_PATTERN_MARGIN_CHARS = 48
 
 
 class EcrImageWaiterProvider(Construct):
     """The per-stack provider behind every ``Custom::EcrImageWaiter`` resource.
 
-    Use :meth:`of` rather than the constructor. For templates that use the resource without
-    the construct (raw CloudFormation, SAM, another CDK language), pass :attr:`service_token`
-    to them and grant the repositories they wait for with :meth:`grant_repository_read`.
+    Use :meth:`of` rather than the constructor. Templates that use the resource without the
+    construct (raw CloudFormation, SAM, another CDK language) get :attr:`service_token`; let
+    the provider wait for their repositories with :meth:`allow_repositories`.
     """
 
     #: The provider's construct id directly under its stack.
@@ -114,188 +111,215 @@ class EcrImageWaiterProvider(Construct):
         self, scope: Construct, id: str, *, log_retention: logs.RetentionDays | None = None
     ) -> None:
         super().__init__(scope, id)
+        stack = Stack.of(self)
         self.log_retention: logs.RetentionDays = (
             log_retention if log_retention is not None else DEFAULT_LOG_RETENTION
         )
         self._granted: set[str] = set()
-        code = lambda_.Code.from_asset(str(staged_asset_dir()))
-        environment = {names.ENV_QUERY_INTERVAL_SECONDS: str(names.DEFAULT_QUERY_INTERVAL_SECONDS)}
-        is_complete_environment = {
-            **environment,
-            names.ENV_POLL_BUDGET_SECONDS: str(names.DEFAULT_POLL_BUDGET_SECONDS),
-        }
+        self._push_rules: list[tuple[events.Rule, int]] = []
+        self._watched: set[str] = set()
+        self._build_rules: dict[str, events.Rule] = {}
 
-        self.on_event_function = self._function(
-            "OnEvent",
-            code=code,
-            handler=names.HANDLER_ON_EVENT,
-            timeout=ON_EVENT_TIMEOUT,
-            environment=environment,
-            description="ecr-image-waiter: validates a request and starts the wait",
-        )
-        self.is_complete_function = self._function(
-            "IsComplete",
-            code=code,
-            handler=names.HANDLER_IS_COMPLETE,
-            timeout=IS_COMPLETE_TIMEOUT,
-            environment=is_complete_environment,
-            description="ecr-image-waiter: looks for the image in ECR",
-        )
-
-        framework_logs = self._log_group("FrameworkLogs")
-        self.provider = cr.Provider(
+        self.table = dynamodb.Table(
             self,
-            "Provider",
-            on_event_handler=self.on_event_function,
-            is_complete_handler=self.is_complete_function,
-            query_interval=Duration.seconds(names.DEFAULT_QUERY_INTERVAL_SECONDS),
-            total_timeout=Duration.seconds(names.PROVIDER_TOTAL_TIMEOUT_SECONDS),
-            log_group=framework_logs,
-            framework_on_event_role=self._role("FrameworkOnEventRole", framework_logs),
-            framework_complete_and_timeout_role=self._role("FrameworkCompleteRole", framework_logs),
-        )
-        self._acknowledge_framework_findings()
-
-    @property
-    def service_token(self) -> str:
-        """The ServiceToken of ``Custom::EcrImageWaiter`` resources in this stack."""
-        return self.provider.service_token
-
-    @property
-    def is_complete_role(self) -> iam.IRole:
-        """The role that makes the wait's AWS calls (ECR, build and pipeline reads)."""
-        role = self.is_complete_function.role
-        assert role is not None  # noqa: S101  (created in _function)
-        return role
-
-    @property
-    def on_event_role(self) -> iam.IRole:
-        """The role of ``on_event``: grants only for waiters that start their build."""
-        role = self.on_event_function.role
-        assert role is not None  # noqa: S101  (created in _function)
-        return role
-
-    def grant_repository_read(self, repository_arn: str, *, on_event: bool = False) -> None:
-        """Let the waiter read images of one repository (DescribeImages, BatchGetImage,
-        GetDownloadUrlForLayer);
-        ``on_event`` too when it makes the first look (a waiter that starts its build)."""
-        self._grant(ECR_READ_ACTIONS, repository_arn, self.is_complete_role)
-        if on_event:
-            self._grant(ECR_READ_ACTIONS, repository_arn, self.on_event_role)
-
-    def grant_codebuild_project(self, project_arn: str, *, start: bool = False) -> None:
-        """Let the waiter follow a CodeBuild project's builds; with ``start``, let
-        ``on_event`` follow them too and start one."""
-        self._grant(names.CODEBUILD_READ_ACTIONS, project_arn, self.is_complete_role)
-        if start:
-            self._grant(names.CODEBUILD_READ_ACTIONS, project_arn, self.on_event_role)
-            self._grant(names.CODEBUILD_TRIGGER_ACTIONS, project_arn, self.on_event_role)
-
-    def grant_pipeline(self, pipeline_arn: str, *, start: bool = False) -> None:
-        """Let the waiter follow a pipeline's executions; with ``start``, let ``on_event``
-        follow them too and start one."""
-        self._grant(names.CODEPIPELINE_READ_ACTIONS, pipeline_arn, self.is_complete_role)
-        if start:
-            self._grant(names.CODEPIPELINE_READ_ACTIONS, pipeline_arn, self.on_event_role)
-            self._grant(names.CODEPIPELINE_TRIGGER_ACTIONS, pipeline_arn, self.on_event_role)
-
-    def _grant(self, actions: Sequence[str], resource_arn: str, role: iam.IRole) -> None:
-        stack = Stack.of(self)
-        key = json.dumps(
-            [list(actions), stack.resolve(resource_arn), stack.resolve(role.role_arn)],
-            sort_keys=True,
-        )
-        if key in self._granted:
-            return
-        self._granted.add(key)
-        role.add_to_principal_policy(
-            iam.PolicyStatement(actions=list(actions), resources=[resource_arn])
-        )
-
-    def _acknowledge_framework_findings(self) -> None:
-        """Acknowledge the cdk-nag AwsSolutions findings that the Provider framework causes.
-
-        They come from code this construct does not write and cannot configure; each reason
-        says why the finding is acceptable here. No finding on our own functions or roles is
-        acknowledged.
-        """
-        framework = self.provider.node
-        invoked = [
-            self.on_event_function,
-            self.is_complete_function,
-            framework.find_child("framework-isComplete"),
-            framework.find_child("framework-onTimeout"),
-        ]
-        acknowledgments = [
-            # The framework grants lambda:InvokeFunction with Function.grantInvoke, which
-            # names the function and "<its arn>:*" (its versions and aliases): the wildcard
-            # covers only versions of one named function.
-            Acknowledgment(
-                id=f"AwsSolutions-IAM5[Resource::<{self._logical_id(function)}.Arn>:*]",
-                reason="The Provider framework may invoke the versions and aliases "
-                "(<arn>:*) of this one function, and nothing else.",
-            )
-            for function in invoked
-        ]
-        acknowledgments += [
-            # The waiter state machine only calls is_complete on a timer; each call already
-            # logs one JSON line per attempt in our log group. State machine logging would
-            # need logs:*LogDelivery on Resource * (CloudWatch Logs vended logs accept no
-            # narrower resource), which is a worse trade.
-            Acknowledgment(
-                id="AwsSolutions-SF1",
-                reason="The waiter state machine only retries is_complete on a timer; every "
-                "attempt is already logged by is_complete in its own log group.",
+            "Waits",
+            partition_key=dynamodb.Attribute(
+                name=names.TABLE_PARTITION_KEY, type=dynamodb.AttributeType.STRING
             ),
-            # X-Ray would trace a timer loop of short ECR lookups done once per deploy.
-            Acknowledgment(
-                id="AwsSolutions-SF2",
-                reason="A deploy-time retry loop of one short ECR lookup has nothing for "
-                "X-Ray to trace; the Provider framework offers no tracing option.",
+            sort_key=dynamodb.Attribute(
+                name=names.TABLE_SORT_KEY, type=dynamodb.AttributeType.STRING
             ),
-        ]
-        Validations.of(self).acknowledge(*acknowledgments)
-
-    def _logical_id(self, construct: IConstruct) -> str:
-        child = construct.node.default_child
-        assert isinstance(child, CfnElement)  # noqa: S101  (a Function's CfnFunction)
-        return str(Stack.of(self).resolve(child.logical_id))
-
-    def _log_group(self, id: str) -> logs.LogGroup:
-        return logs.LogGroup(self, id, retention=self.log_retention)
-
-    def _role(self, id: str, log_group: logs.ILogGroup) -> iam.Role:
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            time_to_live_attribute=names.TABLE_TTL_ATTRIBUTE,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            # Only waits in flight during a deploy: nothing to keep once the stack is gone.
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        # The rule's name is fixed here, not read from the rule: the function's environment
+        # and policy name it, and the rule targets the function (no dependency cycle).
+        self.sweep_rule_name = Names.unique_resource_name(self, max_length=64, separator="-")
+        log_group = logs.LogGroup(self, "Logs", retention=self.log_retention)
         role = iam.Role(
             self,
-            id,
+            "Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="ecr-image-waiter: writes its own logs only",
+            description="ecr-image-waiter: the provider's own logs, table, sweep rule, and the "
+            "repositories and builds its waiters name",
         )
         log_group.grant_write(role)
-        return role
-
-    def _function(
-        self,
-        id: str,
-        *,
-        code: lambda_.Code,
-        handler: str,
-        timeout: Duration,
-        environment: dict[str, str],
-        description: str,
-    ) -> lambda_.Function:
-        log_group = self._log_group(f"{id}Logs")
-        return lambda_.Function(
+        self.function = lambda_.Function(
             self,
-            id,
+            "Function",
             runtime=RUNTIME,
             architecture=ARCHITECTURE,
             memory_size=MEMORY_MB,
-            timeout=timeout,
-            handler=handler,
-            code=code,
-            environment=environment,
-            role=self._role(f"{id}Role", log_group),
+            timeout=FUNCTION_TIMEOUT,
+            handler=names.HANDLER,
+            code=lambda_.Code.from_asset(str(staged_asset_dir())),
+            environment={
+                names.ENV_TABLE_NAME: self.table.table_name,
+                names.ENV_SWEEP_RULE_NAME: self.sweep_rule_name,
+            },
+            role=role,
             log_group=log_group,
-            description=description,
+            description="ecr-image-waiter: answers Custom::EcrImageWaiter requests when the "
+            "image is in ECR",
         )
+        self._grant(names.DYNAMODB_ACTIONS, self.table.table_arn)
+        sweep_rule_arn = stack.format_arn(
+            service="events", resource="rule", resource_name=self.sweep_rule_name
+        )
+        self._grant(names.EVENTS_SWEEP_ACTIONS, sweep_rule_arn)
+        # Enabled at deploy: the first sweep finds nothing pending and turns itself off, so a
+        # deploy that changed this rule never leaves a pending wait without its sweep.
+        self.sweep_rule = events.Rule(
+            self,
+            "Sweep",
+            rule_name=self.sweep_rule_name,
+            schedule=events.Schedule.rate(Duration.seconds(names.SWEEP_PERIOD_SECONDS)),
+            description="ecr-image-waiter: looks at pending waits again; on only while some "
+            "wait is pending",
+            targets=[targets.LambdaFunction(self.function, retry_attempts=0)],
+        )
+
+    @property
+    def service_token(self) -> str:
+        """The ServiceToken of ``Custom::EcrImageWaiter`` resources: the function's ARN."""
+        return self.function.function_arn
+
+    @property
+    def role(self) -> iam.IRole:
+        role = self.function.role
+        assert role is not None  # noqa: S101  (created above)
+        return role
+
+    # --- what the waiters need ---------------------------------------------------------------
+
+    def watch_repository(self, repository_name: str, repository_arn: str) -> None:
+        """Let the provider wait for one repository: ECR reads on its ARN, and its pushes in
+        the ECR push rule."""
+        self._grant(ECR_READ_ACTIONS, repository_arn)
+        self._add_push_filter(repository_name, repository_name)
+
+    def allow_repositories(
+        self,
+        *,
+        names: Sequence[str] = (),
+        prefixes: Sequence[str] = (),
+        registry_id: str | None = None,
+    ) -> None:
+        """Let the provider wait for these repositories (exact names, or name prefixes), for
+        templates that use the resource without the construct: ECR reads on
+        ``repository/<name>`` and ``repository/<prefix>*``, and their pushes in the rule."""
+        stack = Stack.of(self)
+        for name in names:
+            arn = stack.format_arn(
+                service="ecr", resource="repository", resource_name=name, account=registry_id
+            )
+            self.watch_repository(name, arn)
+        for prefix in prefixes:
+            arn = stack.format_arn(
+                service="ecr",
+                resource="repository",
+                resource_name=f"{prefix}*",
+                account=registry_id,
+            )
+            self._grant(ECR_READ_ACTIONS, arn)
+            self._add_push_filter({"prefix": prefix}, f"prefix:{prefix}")
+
+    def grant_codebuild_project(self, project_name: str, project_arn: str, *, start: bool) -> None:
+        """Let the provider follow a CodeBuild project's builds (and start one with
+        ``start``), and wake its waits when a build ends."""
+        self._grant(names.CODEBUILD_READ_ACTIONS, project_arn)
+        if start:
+            self._grant(names.CODEBUILD_TRIGGER_ACTIONS, project_arn)
+        rule = self._build_rule(
+            "CodeBuild", names.CODEBUILD_EVENT_SOURCE, names.CODEBUILD_EVENT_DETAIL_TYPE
+        )
+        rule.add_event_pattern(
+            detail={
+                "project-name": [project_name],
+                "build-status": list(names.CODEBUILD_ENDED_STATUSES),
+            }
+        )
+
+    def grant_pipeline(self, pipeline_name: str, pipeline_arn: str, *, start: bool) -> None:
+        """Let the provider follow a pipeline's executions (and start one with ``start``),
+        and wake its waits when an execution ends."""
+        self._grant(names.CODEPIPELINE_READ_ACTIONS, pipeline_arn)
+        if start:
+            self._grant(names.CODEPIPELINE_TRIGGER_ACTIONS, pipeline_arn)
+        rule = self._build_rule(
+            "CodePipeline", names.CODEPIPELINE_EVENT_SOURCE, names.CODEPIPELINE_EVENT_DETAIL_TYPE
+        )
+        rule.add_event_pattern(
+            detail={"pipeline": [pipeline_name], "state": list(names.CODEPIPELINE_ENDED_STATES)}
+        )
+
+    # --- rules -------------------------------------------------------------------------------
+
+    def _add_push_filter(self, value: object, key: str) -> None:
+        """Add one repository name (or prefix filter) to a push rule with room for it."""
+        if key in self._watched:
+            return
+        self._watched.add(key)
+        size = _filter_chars(value)
+        for index, (rule, used) in enumerate(self._push_rules):
+            if used + size <= names.EVENT_PATTERN_MAX_CHARS - _PATTERN_MARGIN_CHARS:
+                rule.add_event_pattern(detail={"repository-name": [value]})
+                self._push_rules[index] = (rule, used + size)
+                return
+        number = len(self._push_rules) + 1
+        rule = events.Rule(
+            self,
+            "EcrPush" if number == 1 else f"EcrPush{number}",
+            description="ecr-image-waiter: pushes to the repositories this stack waits for",
+            event_pattern=events.EventPattern(
+                source=[names.ECR_EVENT_SOURCE],
+                detail_type=[names.ECR_EVENT_DETAIL_TYPE],
+                detail={
+                    "action-type": ["PUSH"],
+                    "result": ["SUCCESS"],
+                    "repository-name": [value],
+                },
+            ),
+            targets=[targets.LambdaFunction(self.function, retry_attempts=2)],
+        )
+        self._push_rules.append((rule, _PUSH_PATTERN_BASE_CHARS + size))
+
+    @property
+    def push_rules(self) -> list[events.Rule]:
+        return [rule for rule, _ in self._push_rules]
+
+    def _build_rule(self, id: str, source: str, detail_type: str) -> events.Rule:
+        rule = self._build_rules.get(id)
+        if rule is None:
+            rule = events.Rule(
+                self,
+                f"{id}Ended",
+                description=f"ecr-image-waiter: {detail_type} of the builds its waiters name",
+                event_pattern=events.EventPattern(source=[source], detail_type=[detail_type]),
+                targets=[targets.LambdaFunction(self.function, retry_attempts=2)],
+            )
+            self._build_rules[id] = rule
+        return rule
+
+    def _grant(self, actions: Sequence[str], resource_arn: str) -> None:
+        stack = Stack.of(self)
+        key = json.dumps([list(actions), stack.resolve(resource_arn)], sort_keys=True)
+        if key in self._granted:
+            return
+        self._granted.add(key)
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(actions=list(actions), resources=[resource_arn])
+        )
+
+
+def _filter_chars(value: object) -> int:
+    """Characters one repository filter adds to a push pattern: its JSON and a comma; a
+    name known only at deploy time (a token) counts as the longest repository name."""
+    if isinstance(value, str) and Token.is_unresolved(value):
+        return names.REPOSITORY_NAME_MAX_CHARS + 4
+    return len(json.dumps(value)) + 2

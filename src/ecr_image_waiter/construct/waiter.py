@@ -13,7 +13,7 @@ after the waiter succeeded (no ``add_dependency`` needed), and pinning the diges
 re-pushed tag reach the function on the next deploy that re-resolves the tag.
 
 Everything the construct is given is checked at synth, with the same rules the Lambda code
-applies to raw properties at ``on_event``.
+applies to raw properties when a request arrives.
 """
 
 from __future__ import annotations
@@ -50,10 +50,11 @@ class EcrImageWaiter(Construct):
     :param tag: the tag to wait for; default ``latest`` when no digest is given.
     :param digest: a ``sha256:<hex>`` digest to wait for, instead of a tag.
     :param timeout: how long to wait before failing with a reason naming the image; at most
-        ``names.MAX_TIMEOUT_SECONDS`` (59 minutes), so it fires before CloudFormation's own
-        one-hour limit. Default 30 minutes.
-    :param interval: how often to look; default (and minimum) the provider's query interval,
-        ``names.DEFAULT_QUERY_INTERVAL_SECONDS``. It need not divide the timeout.
+        ``names.MAX_TIMEOUT_SECONDS`` (58 minutes 30 s), so that the failure, which the
+        one-minute sweep reports, arrives before CloudFormation's own one-hour limit. Default
+        30 minutes. The resource's ``ServiceTimeout`` is set to fit it.
+    :param interval: how often the sweep looks again while no push event has ended the wait;
+        default (and minimum) the sweep's period, ``names.SWEEP_PERIOD_SECONDS`` (60 s).
     :param registry_id: the account that owns the repository when it is not this stack's.
     :param architecture: the architecture the image must run on (an image index resolves to
         its child for it); give the function ``architecture=waiter.architecture`` so the two
@@ -73,9 +74,9 @@ class EcrImageWaiter(Construct):
     :param pipeline: the CodePipeline that pushes the image: a failed execution ends the wait.
     :param trigger_build_on_missing: start the project (or the pipeline) once per deploy
         request when the first look finds no image (a run already in progress is followed
-        instead). Only then does the provider's ``on_event`` function get permissions: the
-        ECR reads, the project's (pipeline's) reads and its start action, on those only.
-    :param log_retention: retention of the shared provider's log groups (default one week);
+        instead). Only then does the provider get the start action, on that project or
+        pipeline only.
+    :param log_retention: retention of the shared provider's log group (default one week);
         every waiter of a stack must agree.
     """
 
@@ -130,8 +131,8 @@ class EcrImageWaiter(Construct):
         self._repository = repository
         self._architecture = architecture
         self.provider = EcrImageWaiterProvider.of(self, log_retention=log_retention)
-        self.provider.grant_repository_read(
-            _repository_arn(self, repository, registry_id), on_event=trigger_build_on_missing
+        self.provider.watch_repository(
+            repository.repository_name, _repository_arn(self, repository, registry_id)
         )
 
         properties: dict[str, str] = {
@@ -151,11 +152,15 @@ class EcrImageWaiter(Construct):
         if codebuild_project is not None:
             properties[names.PROP_CODEBUILD_PROJECT_NAME] = codebuild_project.project_name
             self.provider.grant_codebuild_project(
-                codebuild_project.project_arn, start=trigger_build_on_missing
+                codebuild_project.project_name,
+                codebuild_project.project_arn,
+                start=trigger_build_on_missing,
             )
         if pipeline is not None:
             properties[names.PROP_PIPELINE_NAME] = pipeline.pipeline_name
-            self.provider.grant_pipeline(pipeline.pipeline_arn, start=trigger_build_on_missing)
+            self.provider.grant_pipeline(
+                pipeline.pipeline_name, pipeline.pipeline_arn, start=trigger_build_on_missing
+            )
         if trigger_build_on_missing:
             properties[names.PROP_TRIGGER_BUILD_ON_MISSING] = _flag(True)
         if resolve_on_every_deploy:
@@ -168,6 +173,7 @@ class EcrImageWaiter(Construct):
             service_token=self.provider.service_token,
             resource_type=names.RESOURCE_TYPE,
             properties=properties,
+            service_timeout=Duration.seconds(service_timeout_for(timeout_seconds)),
         )
 
     @staticmethod
@@ -176,8 +182,8 @@ class EcrImageWaiter(Construct):
 
         Any template can then declare a ``Custom::EcrImageWaiter`` with the original design's
         properties (``RepositoryName``, ``ImageTag``, ``MaxRetries``, ``RetryDelaySeconds``).
-        Grant the repositories such templates wait for with
-        ``EcrImageWaiterProvider.of(scope).grant_repository_read(arn)``.
+        Let the provider wait for the repositories such templates name with
+        ``EcrImageWaiterProvider.of(scope).allow_repositories(names=[...])``.
         """
         return EcrImageWaiterProvider.of(scope).service_token
 
@@ -257,24 +263,33 @@ def _timeout_seconds(timeout: Duration, where: str) -> int:
         )
     if seconds > names.MAX_TIMEOUT_SECONDS:
         raise InvalidInputError(
-            f"{where}: timeout={seconds} s cannot fire before CloudFormation stops waiting for "
-            f"a custom resource ({names.CLOUDFORMATION_MAX_SECONDS} s); the largest accepted "
-            f"timeout is {names.MAX_TIMEOUT_SECONDS} s "
-            f"(Duration.minutes({names.MAX_TIMEOUT_SECONDS // 60})): give that or less"
+            f"{where}: timeout={seconds} s cannot be reported before CloudFormation stops "
+            f"waiting for a custom resource ({names.CLOUDFORMATION_MAX_SECONDS} s): the failure "
+            f"comes from the sweep, up to {names.SWEEP_PERIOD_SECONDS} s after the deadline, "
+            f"and needs {names.DEADLINE_HEADROOM_SECONDS - names.SWEEP_PERIOD_SECONDS} s more to "
+            f"arrive; the largest accepted timeout is {names.MAX_TIMEOUT_SECONDS} s: give "
+            f"Duration.seconds({names.MAX_TIMEOUT_SECONDS}) or less"
         )
     return seconds
 
 
+def service_timeout_for(timeout_seconds: int) -> int:
+    """The resource's ServiceTimeout: its deadline plus the time its failure needs to arrive
+    (one sweep period, then the last look and the answer), so the waiter's own reason always
+    reaches CloudFormation first."""
+    return min(names.CLOUDFORMATION_MAX_SECONDS, timeout_seconds + names.DEADLINE_HEADROOM_SECONDS)
+
+
 def _interval_seconds(interval: Duration | None, timeout_seconds: int, where: str) -> int:
     if interval is None:
-        return names.DEFAULT_QUERY_INTERVAL_SECONDS
+        return names.DEFAULT_INTERVAL_SECONDS
     seconds = _whole_seconds(interval, where, "interval")
-    if seconds < names.DEFAULT_QUERY_INTERVAL_SECONDS:
+    if seconds < names.MIN_INTERVAL_SECONDS:
         raise InvalidInputError(
-            f"{where}: interval={seconds} s is shorter than the provider's query interval: "
-            "the Provider framework calls the waiter every "
-            f"{names.DEFAULT_QUERY_INTERVAL_SECONDS} s, give "
-            f"interval=Duration.seconds({names.DEFAULT_QUERY_INTERVAL_SECONDS}) or more"
+            f"{where}: interval={seconds} s is shorter than the sweep's period: a push event "
+            "ends the wait at once, and the sweep that covers lost events runs every "
+            f"{names.SWEEP_PERIOD_SECONDS} s (EventBridge's smallest rate); give "
+            f"interval=Duration.seconds({names.MIN_INTERVAL_SECONDS}) or more, or none"
         )
     if seconds > timeout_seconds:
         raise InvalidInputError(

@@ -17,6 +17,8 @@ LOGGER = logging.getLogger("ecr_image_waiter.custom_resource")
 
 #: The only keys a log line may carry.
 FIELDS = (
+    #: What woke the provider: cloudformation, ecr, aws.codebuild, aws.codepipeline, sweep.
+    "source",
     "event",
     "requestType",
     "logicalResourceId",
@@ -35,6 +37,10 @@ FIELDS = (
     "error",
     #: The build or execution started (or followed) for this request.
     "run",
+    #: The number of this wait's look, and how many waits an event or sweep woke.
+    "attempt",
+    "pending",
+    "status",
 )
 #: Longest string value in a log line (ECR messages can be long).
 MAX_VALUE_CHARS = 500

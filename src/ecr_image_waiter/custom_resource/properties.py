@@ -1,42 +1,9 @@
 """Parse and validate the custom resource's ResourceProperties into a frozen value.
 
-CloudFormation passes every property value as a string, so every value here is a string:
-numbers are whole numbers written in decimal (``"30"``), flags are ``"true"`` or ``"false"``.
-
-The properties, and what each means:
-
-* ``RepositoryName`` (required): the ECR repository.
-* ``ImageTag`` or ``ImageDigest`` (``sha256:<64 hex>``): what to wait for. Giving both is an
-  error. Giving neither waits for the tag ``latest``, as the original design's callers do.
-* ``RegistryId``: the 12-digit account that owns the repository (default: the caller's).
-* The deadline, counted from ``on_event``, in one of two forms:
-
-  - ``TimeoutSeconds``; or
-  - the original design's ``MaxRetries`` (default ``"60"``) x ``RetryDelaySeconds``
-    (default ``"30"``).
-
-  Giving ``TimeoutSeconds`` with either of the pair is an error. The deadline may be at most
-  :data:`~ecr_image_waiter.names.MAX_TIMEOUT_SECONDS`, so that the resource fails with its
-  own reason before CloudFormation's one-hour limit, and before ``ServiceTimeout`` when that
-  is set.
-* ``IntervalSeconds``: how often this resource looks at ECR. Without it the resource looks
-  on every ``is_complete`` call (every query interval of the provider). ``RetryDelaySeconds``
-  only sets the deadline: looking more often than the original design did costs one cheap
-  read and finds the image sooner.
-* ``WaitForRepository`` (``"true"``/``"false"``, default false): a missing repository is
-  waited for instead of failing at once.
-* ``Architecture`` (``x86_64`` or ``arm64``, default ``x86_64``) and ``LambdaCompatible``
-  (default ``"true"``): the image must be one Lambda can run on that architecture (for a
-  single-platform image, as far as its config can be read: see engine.manifest).
-* ``CodeBuildProjectName``, ``PipelineName`` and ``TriggerBuildOnMissing``: the build that
-  pushes the image; ``TriggerBuildOnMissing "true"`` needs one of the two names.
-* ``ResolveNonce``: any value; a new value makes CloudFormation send an Update, which
-  resolves the tag again.
-* ``ServiceToken`` and ``ServiceTimeout``: CloudFormation's own.
-
-Anything else, and any value breaking a rule, raises :class:`InvalidPropertyError` naming
-the property, the rule and the remedy. Quoted values are shortened, so a message stays short
-whatever was passed.
+CloudFormation passes every value as a string: numbers are whole decimal numbers (``"30"``),
+flags ``"true"`` or ``"false"``. The properties and their rules are listed in the README
+("The custom resource from any template"); anything unknown, and any value breaking a rule,
+raises :class:`InvalidPropertyError` naming the property, the rule and the remedy.
 """
 
 from __future__ import annotations
@@ -74,9 +41,9 @@ class Settings:
     """One resource's validated settings."""
 
     reference: ImageReference
-    #: Seconds from on_event to the deadline.
+    #: Seconds from the request to the deadline.
     timeout_seconds: int
-    #: Seconds between this resource's own looks; None: on every is_complete call.
+    #: Seconds between the sweep's looks at this resource; None: every sweep.
     interval_seconds: int | None = None
     wait_for_repository: bool = False
     architecture: str = names.ARCH_X86_64
@@ -152,6 +119,13 @@ def parse_properties(properties: Mapping[str, Any] | None) -> Settings:
     )
     timeout = _timeout(props)
     interval = _whole(props, names.PROP_INTERVAL_SECONDS, minimum=1)
+    if interval is not None and interval < names.MIN_INTERVAL_SECONDS:
+        raise InvalidPropertyError(
+            names.PROP_INTERVAL_SECONDS,
+            f"{interval} is too short: the provider looks again on ECR's push event at once, "
+            f"and its sweep runs every {names.SWEEP_PERIOD_SECONDS} s (EventBridge's smallest "
+            f'rate); give "{names.MIN_INTERVAL_SECONDS}" or more, or remove it',
+        )
     if interval is not None and interval > names.MAX_TIMEOUT_SECONDS:
         raise InvalidPropertyError(
             names.PROP_INTERVAL_SECONDS,
@@ -269,7 +243,8 @@ def _timeout(props: Mapping[str, str]) -> int:
     reason = (
         f"CloudFormation waits at most {names.CLOUDFORMATION_MAX_SECONDS} s for a custom "
         f"resource, and the resource keeps {names.DEADLINE_HEADROOM_SECONDS} s to report its "
-        "own reason first"
+        f"own reason first: up to one {names.SWEEP_PERIOD_SECONDS} s sweep after the deadline, "
+        "then the last look and the answer"
     )
     service_timeout = _whole(props, names.PROP_SERVICE_TIMEOUT, minimum=1)
     if service_timeout is not None:

@@ -1,0 +1,49 @@
+"""The sweep's switch: its EventBridge rule fires only while some wait is pending.
+
+The table holds a flag. A new wait turns the flag on and, when that write is the one that
+turned it on, enables the rule. A sweep that finds nothing pending sets the flag off,
+disables the rule, then reads the table again: a wait stored in between is either seen by
+that read (the sweep turns the rule back on) or stored after it, and then its own write
+finds the flag off and enables the rule after the sweep disabled it. Either way a pending
+wait is never left without a sweep, and with nothing pending the rule is off and costs
+nothing.
+
+Why a rule rather than a schedule per wait: one rule serves every wait of the provider with
+one invocation a minute, needs no scheduler role or ``iam:PassRole``, and its two actions
+name the one rule (docs/design.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ecr_image_waiter.custom_resource.store import WaitStore
+
+
+class SweepSwitch:
+    """Turns the sweep rule on and off (a boto3 EventBridge client is injected)."""
+
+    def __init__(self, rule_name: str, events: Any, store: WaitStore) -> None:
+        self.rule_name = rule_name
+        self.events = events
+        self.store = store
+
+    def wait_added(self) -> bool:
+        """After a wait is stored: make sure the sweep runs. True if this call enabled it."""
+        if not self.store.sweep_on_if_off():
+            return False
+        self.events.enable_rule(Name=self.rule_name)
+        return True
+
+    def idle(self, any_pending: Callable[[], bool]) -> bool:
+        """Nothing seemed pending: turn the sweep off, unless ``any_pending()`` (a fresh read
+        of the table) then finds a wait that arrived meanwhile. True if the sweep stays off.
+        """
+        self.store.set_sweep_flag(False)
+        self.events.disable_rule(Name=self.rule_name)
+        if any_pending():
+            self.store.set_sweep_flag(True)
+            self.events.enable_rule(Name=self.rule_name)
+            return False
+        return True
