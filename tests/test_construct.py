@@ -21,7 +21,7 @@ from aws_cdk.assertions import Template
 
 from ecr_image_waiter import names
 from ecr_image_waiter.construct import EcrImageWaiter, EcrImageWaiterProvider
-from ecr_image_waiter.construct.provider import IS_COMPLETE_TIMEOUT_SECONDS
+from ecr_image_waiter.construct.provider import FUNCTION_TIMEOUT
 from ecr_image_waiter.errors import InvalidInputError
 from tests.test_example import as_list, policy_statements, templates, wildcard_grants
 
@@ -48,7 +48,7 @@ def build(outdir: Path) -> dict[str, Any]:
         repository=repo,
         digest=DIGEST,
         timeout=Duration.seconds(100),
-        interval=Duration.seconds(7),  # does not divide 100: fine
+        interval=Duration.seconds(90),
     )
     lambda_.DockerImageFunction(
         main, "Fn", code=tagged.docker_image_code(), architecture=tagged.architecture
@@ -102,13 +102,18 @@ def waiter(template: dict[str, Any], prefix: str) -> dict[str, Any]:
     return dict(found["Properties"])
 
 
-def role_statements(template: dict[str, Any], handler: str) -> list[dict[str, Any]]:
-    """The statements of the role of our function with ``handler``."""
+def provider_function(template: dict[str, Any]) -> dict[str, Any]:
     (function,) = [
         f
         for f in of_type(template, "AWS::Lambda::Function").values()
-        if f["Properties"].get("Handler") == handler
+        if f["Properties"].get("Handler") == names.HANDLER
     ]
+    return function
+
+
+def role_statements(template: dict[str, Any]) -> list[dict[str, Any]]:
+    """The statements of the provider function's role."""
+    function = provider_function(template)
     role = function["Properties"]["Role"]["Fn::GetAtt"][0]
     return [
         statement
@@ -186,7 +191,9 @@ def test_properties_are_strings_with_the_given_settings(synthesized: dict[str, A
     assert tagged == {
         names.PROP_IMAGE_TAG: "v1",
         names.PROP_TIMEOUT_SECONDS: "1800",
-        names.PROP_INTERVAL_SECONDS: "5",
+        names.PROP_INTERVAL_SECONDS: "60",
+        # The deadline, one sweep period, and 30 s for the last look and the answer.
+        names.PROP_SERVICE_TIMEOUT: "1890",
         names.PROP_ARCHITECTURE: "arm64",
         names.PROP_LAMBDA_COMPATIBLE: "true",
         names.PROP_WAIT_FOR_REPOSITORY: "false",
@@ -194,7 +201,8 @@ def test_properties_are_strings_with_the_given_settings(synthesized: dict[str, A
     assert pinned == {
         names.PROP_IMAGE_DIGEST: DIGEST,
         names.PROP_TIMEOUT_SECONDS: "100",
-        names.PROP_INTERVAL_SECONDS: "7",
+        names.PROP_INTERVAL_SECONDS: "90",
+        names.PROP_SERVICE_TIMEOUT: "190",
         names.PROP_ARCHITECTURE: "x86_64",
         names.PROP_LAMBDA_COMPATIBLE: "true",
         names.PROP_WAIT_FOR_REPOSITORY: "false",
@@ -229,71 +237,152 @@ def test_one_provider_per_stack_shared_by_every_waiter(synthesized: dict[str, An
         waiters = of_type(template, names.RESOURCE_TYPE)
         tokens = {json.dumps(w["Properties"][names.PROP_SERVICE_TOKEN]) for w in waiters.values()}
         assert len(tokens) == 1, name
-        assert len(of_type(template, "AWS::StepFunctions::StateMachine")) == 1, name
-        ours = [
-            f["Properties"]
-            for f in of_type(template, "AWS::Lambda::Function").values()
-            if f["Properties"].get("Runtime", "").startswith("python")
-        ]
-        assert sorted(f["Handler"] for f in ours) == sorted(
-            [names.HANDLER_ON_EVENT, names.HANDLER_IS_COMPLETE]
+        assert of_type(template, "AWS::StepFunctions::StateMachine") == {}, name
+        function_id = next(
+            k
+            for k, v in of_type(template, "AWS::Lambda::Function").items()
+            if v["Properties"].get("Handler") == names.HANDLER
         )
-        for props in ours:
-            assert props["Runtime"] == "python3.14"
-            assert props["Architectures"] == ["arm64"]
-            assert props["MemorySize"] == 128
-            variables = props["Environment"]["Variables"]
-            assert variables[names.ENV_QUERY_INTERVAL_SECONDS] == "5"
-            if props["Handler"] == names.HANDLER_ON_EVENT:
-                assert props["Timeout"] == 60
-                assert names.ENV_POLL_BUDGET_SECONDS not in variables
-            else:
-                # Room for a sleep of one query interval to the deadline, the largest poll
-                # budget, and a margin.
-                assert props["Timeout"] == IS_COMPLETE_TIMEOUT_SECONDS
-                assert props["Timeout"] > (
-                    names.DEFAULT_QUERY_INTERVAL_SECONDS + names.MAX_POLL_BUDGET_SECONDS
-                )
-                budget = variables[names.ENV_POLL_BUDGET_SECONDS]
-                assert budget == str(names.DEFAULT_POLL_BUDGET_SECONDS)
-            assert "LogGroup" in props["LoggingConfig"]
+        assert tokens == {json.dumps({"Fn::GetAtt": [function_id, "Arn"]})}, name
+        props = provider_function(template)["Properties"]
+        assert props["Runtime"] == "python3.14"
+        assert props["Architectures"] == ["arm64"]
+        assert props["MemorySize"] == 128
+        assert props["Timeout"] == FUNCTION_TIMEOUT.to_seconds()
+        assert "LogGroup" in props["LoggingConfig"]
+        (table_id, table) = next(iter(of_type(template, "AWS::DynamoDB::Table").items()))
+        sweep_rules = [
+            rule["Properties"]
+            for rule in of_type(template, "AWS::Events::Rule").values()
+            if "ScheduleExpression" in rule["Properties"]
+        ]
+        (sweep,) = sweep_rules
+        assert props["Environment"]["Variables"] == {
+            names.ENV_TABLE_NAME: {"Ref": table_id},
+            names.ENV_SWEEP_RULE_NAME: sweep["Name"],
+        }
+        assert table["Properties"]["BillingMode"] == "PAY_PER_REQUEST"
+        assert table["Properties"]["TimeToLiveSpecification"] == {
+            "AttributeName": names.TABLE_TTL_ATTRIBUTE,
+            "Enabled": True,
+        }
+        assert sweep["ScheduleExpression"] == "rate(1 minute)"
+        assert sweep["Targets"][0]["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]}
     main = synthesized["templates"]["Main"]
     output = main["Outputs"]["Token"]["Value"]
     assert output == waiter(main, "Tagged")[names.PROP_SERVICE_TOKEN]
 
 
-def test_provider_polls_every_5_s_for_at_most_3570_s(synthesized: dict[str, Any]):
+def push_patterns(template: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        rule["Properties"]["EventPattern"]
+        for rule in of_type(template, "AWS::Events::Rule").values()
+        if rule["Properties"].get("EventPattern", {}).get("source") == [names.ECR_EVENT_SOURCE]
+    ]
+
+
+def test_push_rule_matches_successful_pushes_of_the_waited_repositories(
+    synthesized: dict[str, Any],
+):
     main = synthesized["templates"]["Main"]
-    (machine,) = of_type(main, "AWS::StepFunctions::StateMachine").values()
-    definition = json.dumps(machine["Properties"]["DefinitionString"])
-    assert '\\"IntervalSeconds\\":5' in definition
-    assert f'\\"MaxAttempts\\":{names.PROVIDER_TOTAL_TIMEOUT_SECONDS // 5}' in definition
-    assert names.PROVIDER_TOTAL_TIMEOUT_SECONDS > names.MAX_TIMEOUT_SECONDS
-    assert names.PROVIDER_TOTAL_TIMEOUT_SECONDS < names.CLOUDFORMATION_MAX_SECONDS
+    repo_id = next(iter(of_type(main, "AWS::ECR::Repository")))
+    assert push_patterns(main) == [
+        {
+            "source": ["aws.ecr"],
+            "detail-type": ["ECR Image Action"],
+            "detail": {
+                "action-type": ["PUSH"],
+                "result": ["SUCCESS"],
+                # Two waiters on one repository: it is listed once.
+                "repository-name": [{"Ref": repo_id}],
+            },
+        }
+    ]
+    options = synthesized["templates"]["Options"]
+    (pattern,) = push_patterns(options)
+    assert pattern["detail"]["repository-name"] == ["team/app", "team/other"]
+    builds = {
+        rule["Properties"]["EventPattern"]["source"][0]: rule["Properties"]["EventPattern"]
+        for rule in of_type(options, "AWS::Events::Rule").values()
+        if "EventPattern" in rule["Properties"]
+        and rule["Properties"]["EventPattern"]["source"] != [names.ECR_EVENT_SOURCE]
+    }
+    assert builds["aws.codebuild"]["detail"] == {
+        "project-name": ["image-build"],
+        "build-status": list(names.CODEBUILD_ENDED_STATUSES),
+    }
+    assert builds["aws.codebuild"]["detail-type"] == [names.CODEBUILD_EVENT_DETAIL_TYPE]
+    assert builds["aws.codepipeline"]["detail"] == {
+        "pipeline": ["image-pipeline"],
+        "state": list(names.CODEPIPELINE_ENDED_STATES),
+    }
+    # Each rule may invoke the function: one permission per rule, with the rule as source.
+    for template in synthesized["templates"].values():
+        rules = of_type(template, "AWS::Events::Rule")
+        permissions = of_type(template, "AWS::Lambda::Permission").values()
+        sources = sorted(json.dumps(p["Properties"]["SourceArn"]) for p in permissions)
+        assert sources == sorted(json.dumps({"Fn::GetAtt": [rule_id, "Arn"]}) for rule_id in rules)
 
 
-def test_log_groups_have_a_retention(synthesized: dict[str, Any]):
+def test_push_rules_split_to_stay_under_the_pattern_limit():
+    stack = Stack(App(), "S", env=ENV)
+    names_ = [f"team-{i:03d}/" + "x" * 200 for i in range(40)]
+    for i, name in enumerate(names_):
+        repo = ecr.Repository.from_repository_name(stack, f"R{i}", name)
+        EcrImageWaiter(stack, f"W{i}", repository=repo)
+    template = Template.from_stack(stack).to_json()
+    patterns = push_patterns(template)
+    assert len(patterns) > 1
+    listed = [name for p in patterns for name in p["detail"]["repository-name"]]
+    assert sorted(listed) == sorted(names_)
+    for pattern in patterns:
+        assert len(json.dumps(pattern)) <= names.EVENT_PATTERN_MAX_CHARS
+
+
+def test_log_group_has_a_retention(synthesized: dict[str, Any]):
     expected = {"Main": 7, "Options": 30, "Defaults": 7}
     for name, template in synthesized["templates"].items():
         groups = of_type(template, "AWS::Logs::LogGroup")
-        assert len(groups) == 3, name  # on_event, is_complete, the framework's functions
+        assert len(groups) == 1, name  # the provider function's
         assert {g["Properties"]["RetentionInDays"] for g in groups.values()} == {expected[name]}
-        for function in of_type(template, "AWS::Lambda::Function").values():
-            if "ImageUri" not in function["Properties"]["Code"]:  # the provider's functions
-                assert "LogGroup" in function["Properties"]["LoggingConfig"], name
 
 
-def test_only_is_complete_gets_ecr_reads_on_the_repository_once(synthesized: dict[str, Any]):
+def test_the_provider_reads_the_repository_once_and_names_every_resource(
+    synthesized: dict[str, Any],
+):
     main = synthesized["templates"]["Main"]
     repo_id = next(iter(of_type(main, "AWS::ECR::Repository")))
-    # Two waiters on one repository: one statement.
-    assert non_log_actions(role_statements(main, names.HANDLER_IS_COMPLETE)) == [
-        (
-            ("ecr:DescribeImages", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"),
-            json.dumps({"Fn::GetAtt": [repo_id, "Arn"]}),
-        )
+    table_id = next(iter(of_type(main, "AWS::DynamoDB::Table")))
+    sweep_name = provider_function(main)["Properties"]["Environment"]["Variables"][
+        names.ENV_SWEEP_RULE_NAME
     ]
-    assert non_log_actions(role_statements(main, names.HANDLER_ON_EVENT)) == []
+    grants = non_log_actions(role_statements(main))
+    # Two waiters on one repository: one statement.
+    assert grants == sorted(
+        [
+            (
+                ("ecr:DescribeImages", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"),
+                json.dumps({"Fn::GetAtt": [repo_id, "Arn"]}),
+            ),
+            (names.DYNAMODB_ACTIONS, json.dumps({"Fn::GetAtt": [table_id, "Arn"]})),
+            (
+                names.EVENTS_SWEEP_ACTIONS,
+                json.dumps(
+                    {
+                        "Fn::Join": [
+                            "",
+                            [
+                                "arn:",
+                                {"Ref": "AWS::Partition"},
+                                f":events:us-east-1:123456789012:rule/{sweep_name}",
+                            ],
+                        ]
+                    },
+                    sort_keys=True,
+                ),
+            ),
+        ]
+    )
     for template in synthesized["templates"].values():
         assert wildcard_grants(template) == []
         for _, statement in policy_statements(template):
@@ -303,18 +392,18 @@ def test_only_is_complete_gets_ecr_reads_on_the_repository_once(synthesized: dic
 
 def test_codebuild_pipeline_and_cross_account_grants(synthesized: dict[str, Any]):
     options = synthesized["templates"]["Options"]
-    grants = non_log_actions(role_statements(options, names.HANDLER_IS_COMPLETE))
+    grants = non_log_actions(role_statements(options))
     text = json.dumps(grants)
     # The cross-account repository is named in the registry's account.
     assert f":ecr:us-east-1:{OTHER_ACCOUNT}:repository/team/app" in text
     assert ":ecr:us-east-1:123456789012:repository/team/other" in text
     actions = [a for action_group, _ in grants for a in action_group]
     assert actions.count("ecr:DescribeImages") == 2  # two repositories, three waiters
-    # is_complete reads; it starts nothing.
+    # The triggering waiter's project: reads and StartBuild, on that project only.
     assert sorted(a for a in actions if a.startswith("codebuild:")) == sorted(
-        names.CODEBUILD_READ_ACTIONS
+        [*names.CODEBUILD_READ_ACTIONS, *names.CODEBUILD_TRIGGER_ACTIONS]
     )
-    # Two waiters, one pipeline: one statement with exactly the actions the code calls.
+    # Two waiters, one pipeline, no trigger: one statement with the read actions only.
     assert sorted(a for a in actions if a.startswith("codepipeline:")) == sorted(
         names.CODEPIPELINE_READ_ACTIONS
     )
@@ -323,25 +412,6 @@ def test_codebuild_pipeline_and_cross_account_grants(synthesized: dict[str, Any]
             assert ":project/image-build" in resource
         if action_group[0].startswith("codepipeline:"):
             assert resource == json.dumps(PIPELINE_ARN)
-    # on_event makes the first look and starts the build, for the triggering waiter only:
-    # ECR reads on its repository, the project's reads and StartBuild on that project.
-    started = non_log_actions(role_statements(options, names.HANDLER_ON_EVENT))
-    started_actions = sorted(a for action_group, _ in started for a in action_group)
-    assert started_actions == sorted(
-        [
-            names.ECR_DESCRIBE_ACTION,
-            names.ECR_BATCH_GET_IMAGE_ACTION,
-            names.ECR_GET_DOWNLOAD_URL_ACTION,
-            *names.CODEBUILD_READ_ACTIONS,
-            *names.CODEBUILD_TRIGGER_ACTIONS,
-        ]
-    )
-    for action_group, resource in started:
-        if action_group[0].startswith("ecr:"):
-            assert f":{OTHER_ACCOUNT}:repository/team/app" in resource
-        else:
-            assert ":project/image-build" in resource
-    assert "codepipeline:StartPipelineExecution" not in json.dumps(started + grants)
 
 
 def test_resolve_on_every_deploy_adds_a_fresh_nonce_per_synth():
@@ -372,11 +442,17 @@ def new_stack() -> tuple[Stack, ecr.IRepository]:
         ({"tag": "bad tag!"}, ["tag", "'bad tag!'", "not valid"]),
         ({"digest": "sha256:xyz"}, ["digest", "'sha256:xyz'", "64 lowercase hex"]),
         ({"registry_id": "12345"}, ["registry_id", "'12345'", "12-digit"]),
-        ({"timeout": Duration.hours(1)}, ["timeout=3600 s", "3540 s", "Duration.minutes(59)"]),
-        ({"timeout": Duration.seconds(3541)}, ["timeout=3541 s", "largest accepted"]),
+        (
+            {"timeout": Duration.hours(1)},
+            ["timeout=3600 s", "up to 60 s after the deadline", "Duration.seconds(3510)"],
+        ),
+        (
+            {"timeout": Duration.seconds(3511)},
+            ["timeout=3511 s", "largest accepted timeout is 3510"],
+        ),
         ({"timeout": Duration.seconds(0)}, ["timeout=0 s", "at least Duration.seconds(1)"]),
         ({"timeout": Duration.millis(1500)}, ["timeout=1.5 s", "whole number"]),
-        ({"interval": Duration.seconds(2)}, ["interval=2 s", "Duration.seconds(5) or more"]),
+        ({"interval": Duration.seconds(59)}, ["interval=59 s", "Duration.seconds(60) or more"]),
         (
             {"timeout": Duration.seconds(30), "interval": Duration.minutes(1)},
             ["interval=60 s", "timeout=30 s"],
@@ -431,7 +507,7 @@ def test_largest_timeout_and_smallest_interval_are_accepted():
         "W",
         repository=repo,
         timeout=Duration.seconds(names.MAX_TIMEOUT_SECONDS),
-        interval=Duration.seconds(names.DEFAULT_QUERY_INTERVAL_SECONDS),
+        interval=Duration.seconds(names.MIN_INTERVAL_SECONDS),
     )
     EcrImageWaiter(stack, "Short", repository=repo, timeout=Duration.seconds(1))
     emitted = Template.from_stack(stack).find_resources(names.RESOURCE_TYPE).values()
@@ -439,11 +515,16 @@ def test_largest_timeout_and_smallest_interval_are_accepted():
         (
             int(resource["Properties"][names.PROP_TIMEOUT_SECONDS]),
             int(resource["Properties"][names.PROP_INTERVAL_SECONDS]),
+            int(resource["Properties"][names.PROP_SERVICE_TIMEOUT]),
         )
         for resource in emitted
     )
-    interval = names.DEFAULT_QUERY_INTERVAL_SECONDS
-    assert settings == [(1, interval), (names.MAX_TIMEOUT_SECONDS, interval)]
+    interval = names.MIN_INTERVAL_SECONDS
+    # The largest deadline's failure arrives by CloudFormation's one hour, exactly.
+    assert settings == [
+        (1, interval, 1 + names.DEADLINE_HEADROOM_SECONDS),
+        (names.MAX_TIMEOUT_SECONDS, interval, names.CLOUDFORMATION_MAX_SECONDS),
+    ]
 
 
 def test_deploy_time_values_are_not_validated_at_synth():

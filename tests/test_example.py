@@ -22,7 +22,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 CFN_LINT = Path(sys.executable).parent / "cfn-lint"
 
 #: Services whose actions take resource ARNs: a "*" resource for them is never needed...
-SCOPED_SERVICES = ("ecr", "codebuild", "codepipeline")
+SCOPED_SERVICES = ("ecr", "codebuild", "codepipeline", "dynamodb", "events", "scheduler")
 #: ...except these, which AWS defines with no resource type (IAM service authorization
 #: reference, Amazon ECR: GetAuthorizationToken "*" only).
 UNSCOPABLE_ACTIONS = frozenset({"ecr:GetAuthorizationToken"})
@@ -205,7 +205,7 @@ def test_cfn_lint_passes_every_template(example_out: Path) -> None:
     assert unexplained_lint(findings, example_out) == []
 
 
-def test_no_ecr_codebuild_or_pipeline_action_on_every_resource(
+def test_no_ecr_build_table_or_rule_action_on_every_resource(
     example_templates: dict[str, dict[str, Any]],
 ) -> None:
     statements = [s for t in example_templates.values() for s in policy_statements(t)]
@@ -235,6 +235,11 @@ def test_wildcard_walk_catches_a_wildcard_grant() -> None:
                                 "Action": "ecr:GetAuthorizationToken",
                                 "Resource": "*",
                             },
+                            {
+                                "Effect": "Allow",
+                                "Action": ["dynamodb:PutItem", "events:EnableRule"],
+                                "Resource": "arn:aws:events:us-east-1:123456789012:rule/*",
+                            },
                         ]
                     }
                 },
@@ -260,7 +265,7 @@ def test_wildcard_walk_catches_a_wildcard_grant() -> None:
         }
     }
     bad = wildcard_grants(template)
-    assert len(bad) == 3
+    assert len(bad) == 4
     assert not any("GetAuthorizationToken" in line for line in bad)
 
 
@@ -279,14 +284,16 @@ def test_api_stack_waits_then_creates_each_function_pinned_to_the_digest(
     }
     assert len(waiters) == 2
     assert len(functions) == 2
-    # One shared provider: one state machine, one pair of Python functions.
-    assert len(resources_of(api, "AWS::StepFunctions::StateMachine")) == 1
+    # One shared provider: one Python function, one table, and no state machine.
+    assert resources_of(api, "AWS::StepFunctions::StateMachine") == {}
     python = [
         f
         for f in resources_of(api, "AWS::Lambda::Function").values()
         if f["Properties"].get("Runtime", "").startswith("python")
     ]
-    assert len(python) == 2
+    assert len(python) == 1
+    assert python[0]["Properties"]["Handler"] == names.HANDLER
+    assert len(resources_of(api, "AWS::DynamoDB::Table")) == 1
     pinned_to = set()
     for function in functions.values():
         join = function["Properties"]["Code"]["ImageUri"]["Fn::Join"]
@@ -325,16 +332,16 @@ def test_cicd_stack_has_scanned_repositories_and_the_build(
     assert len(resources_of(cicd, "AWS::CodeBuild::Project")) == 1
 
 
-def test_is_complete_role_reads_only_the_two_repositories_and_the_build(
+def test_provider_role_reads_only_the_two_repositories_and_the_build(
     example_templates: dict[str, dict[str, Any]],
 ) -> None:
     api = example_templates["EcrImageWaiterExample-Api"]
-    is_complete = next(
+    provider = next(
         f
         for f in resources_of(api, "AWS::Lambda::Function").values()
-        if f["Properties"].get("Handler") == names.HANDLER_IS_COMPLETE
+        if f["Properties"].get("Handler") == names.HANDLER
     )
-    role_id = is_complete["Properties"]["Role"]["Fn::GetAtt"][0]
+    role_id = provider["Properties"]["Role"]["Fn::GetAtt"][0]
     statements = [
         s
         for _, s in policy_statements(api)
@@ -359,6 +366,8 @@ def test_is_complete_role_reads_only_the_two_repositories_and_the_build(
         "ecr:GetDownloadUrlForLayer",
         "codebuild:BatchGetBuilds",
         "codebuild:ListBuildsForProject",
+        *names.DYNAMODB_ACTIONS,
+        *names.EVENTS_SWEEP_ACTIONS,
     }
 
 

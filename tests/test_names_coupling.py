@@ -51,7 +51,7 @@ def getatts(node: Any) -> list[list[Any]]:
 
 def asset_dir(outdir: Path, templates: dict[str, Any]) -> Path:
     keys = {f["Code"]["S3Key"] for t in templates.values() for f in our_functions(t)}
-    assert len(keys) == 1, keys  # one asset for every stack and both functions
+    assert len(keys) == 1, keys  # one asset for every stack
     path = outdir / f"asset.{keys.pop().removesuffix('.zip')}"
     assert path.is_dir()
     return path
@@ -105,11 +105,9 @@ def test_handler_strings_are_names_and_exist_in_the_asset(
 ) -> None:
     outdir, templates = synthesized
     for template in templates.values():
-        assert sorted(f["Handler"] for f in our_functions(template)) == sorted(
-            [names.HANDLER_ON_EVENT, names.HANDLER_IS_COMPLETE]
-        )
+        assert [f["Handler"] for f in our_functions(template)] == [names.HANDLER]
     root = asset_dir(outdir, templates)
-    for handler in (names.HANDLER_ON_EVENT, names.HANDLER_IS_COMPLETE):
+    for handler in (names.HANDLER,):
         module, function = handler.rsplit(".", 1)
         source = root / (module.replace(".", "/") + ".py")
         assert source.is_file(), source
@@ -168,7 +166,7 @@ def test_asset_handler_imports_from_the_asset_without_the_cdk(
 ) -> None:
     outdir, templates = synthesized
     root = asset_dir(outdir, templates)
-    module = names.HANDLER_ON_EVENT.rsplit(".", 1)[0]
+    module = names.HANDLER.rsplit(".", 1)[0]
     script = (
         "import json, sys\n"
         f"sys.path.insert(0, {str(root)!r})\n"
@@ -194,7 +192,7 @@ def concrete(key: str, value: Any) -> str:
     if isinstance(value, str):
         return value
     stand_ins = {
-        names.PROP_SERVICE_TOKEN: "arn:aws:lambda:us-east-1:123456789012:function:framework",
+        names.PROP_SERVICE_TOKEN: "arn:aws:lambda:us-east-1:123456789012:function:provider",
         names.PROP_REPOSITORY_NAME: "team/app",
         names.PROP_CODEBUILD_PROJECT_NAME: "image-build",
         names.PROP_PIPELINE_NAME: "image-pipeline",
@@ -216,6 +214,11 @@ def test_the_lambda_code_accepts_every_resource_the_construct_emits(
             props = {k: concrete(k, v) for k, v in resource["Properties"].items()}
             settings = parse_properties(props)
             assert settings.timeout_seconds == int(props[names.PROP_TIMEOUT_SECONDS])
+            # The ServiceTimeout leaves the sweep's lag after the deadline.
+            assert int(props[names.PROP_SERVICE_TIMEOUT]) == min(
+                names.CLOUDFORMATION_MAX_SECONDS,
+                settings.timeout_seconds + names.DEADLINE_HEADROOM_SECONDS,
+            )
             assert settings.interval_seconds == int(props[names.PROP_INTERVAL_SECONDS])
             assert settings.architecture == props[names.PROP_ARCHITECTURE]
             assert settings.reference.reference == props.get(
@@ -226,3 +229,39 @@ def test_the_lambda_code_accepts_every_resource_the_construct_emits(
             )
             checked += 1
     assert checked == 6
+
+
+def test_the_function_environment_and_rules_use_the_names_the_lambda_code_reads(
+    synthesized: tuple[Path, dict[str, Any]],
+) -> None:
+    _, templates = synthesized
+    for template in templates.values():
+        (function,) = our_functions(template)
+        assert set(function["Environment"]["Variables"]) == {
+            names.ENV_TABLE_NAME,
+            names.ENV_SWEEP_RULE_NAME,
+        }
+        (table,) = [
+            r["Properties"]
+            for r in template["Resources"].values()
+            if r["Type"] == "AWS::DynamoDB::Table"
+        ]
+        assert table["KeySchema"] == [
+            {"AttributeName": names.TABLE_PARTITION_KEY, "KeyType": "HASH"},
+            {"AttributeName": names.TABLE_SORT_KEY, "KeyType": "RANGE"},
+        ]
+        sources = {
+            (
+                r["Properties"]["EventPattern"]["source"][0],
+                r["Properties"]["EventPattern"]["detail-type"][0],
+            )
+            for r in template["Resources"].values()
+            if r["Type"] == "AWS::Events::Rule" and "EventPattern" in r["Properties"]
+        }
+        known = {
+            (names.ECR_EVENT_SOURCE, names.ECR_EVENT_DETAIL_TYPE),
+            (names.CODEBUILD_EVENT_SOURCE, names.CODEBUILD_EVENT_DETAIL_TYPE),
+            (names.CODEPIPELINE_EVENT_SOURCE, names.CODEPIPELINE_EVENT_DETAIL_TYPE),
+        }
+        assert (names.ECR_EVENT_SOURCE, names.ECR_EVENT_DETAIL_TYPE) in sources
+        assert sources <= known
