@@ -555,3 +555,46 @@ def test_provider_of_returns_the_one_provider_and_guards_its_id():
     ecr.Repository(taken, EcrImageWaiterProvider.CONSTRUCT_ID)
     with pytest.raises(InvalidInputError, match="reserved for the shared provider"):
         EcrImageWaiterProvider.of(taken)
+
+
+def test_cross_account_pushes_are_forwarded_to_the_waiting_accounts_default_bus():
+    from ecr_image_waiter.construct import EcrPushForwarder
+
+    app = App()
+    owner = Stack(app, "Owner", env=Environment(account=OTHER_ACCOUNT, region="us-east-1"))
+    repo = ecr.Repository(owner, "Repo", repository_name="shared/app")
+    EcrPushForwarder(owner, "Forward", repositories=[repo], to_account=ENV.account or "")
+    waiting = Stack(app, "Waiting", env=ENV)
+    imported = ecr.Repository.from_repository_name(waiting, "R", "shared/app")
+    EcrImageWaiter(waiting, "W", repository=imported, registry_id=OTHER_ACCOUNT)
+    EcrImageWaiterProvider.of(waiting).accept_pushes_from(OTHER_ACCOUNT)
+
+    owner_template = Template.from_stack(owner).to_json()
+    (rule,) = of_type(owner_template, "AWS::Events::Rule").values()
+    assert rule["Properties"]["EventPattern"]["detail"]["repository-name"] == [
+        {"Ref": next(iter(of_type(owner_template, "AWS::ECR::Repository")))}
+    ]
+    (target,) = rule["Properties"]["Targets"]
+    assert target["Arn"] == {
+        "Fn::Join": [
+            "",
+            ["arn:", {"Ref": "AWS::Partition"}, ":events:us-east-1:123456789012:event-bus/default"],
+        ]
+    }
+    assert "RoleArn" in target
+    (put,) = [
+        s for _, s in policy_statements(owner_template) if s.get("Action") == "events:PutEvents"
+    ]
+    assert put["Resource"] == target["Arn"]
+
+    waiting_template = Template.from_stack(waiting).to_json()
+    (policy,) = of_type(waiting_template, "AWS::Events::EventBusPolicy").values()
+    statement = policy["Properties"]["Statement"]
+    assert statement["Action"] == "events:PutEvents"
+    assert statement["Principal"] == {
+        "AWS": {
+            "Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, f":iam::{OTHER_ACCOUNT}:root"]]
+        }
+    }
+    with pytest.raises(InvalidInputError, match="forwards nothing"):
+        EcrPushForwarder(owner, "Empty", repositories=[], to_account="111122223333")

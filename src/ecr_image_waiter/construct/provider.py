@@ -258,6 +258,24 @@ class EcrImageWaiterProvider(Construct):
             detail={"pipeline": [pipeline_name], "state": list(names.CODEPIPELINE_ENDED_STATES)}
         )
 
+    def accept_pushes_from(self, account: str) -> None:
+        """Let ``account`` (a repository owner with an :class:`EcrPushForwarder`) put its push
+        events on this account's default bus (EventBridge User Guide, "Example policy: Send
+        events to the default bus in a different account")."""
+        stack = Stack.of(self)
+        bus_arn = stack.format_arn(service="events", resource="event-bus", resource_name="default")
+        events.CfnEventBusPolicy(
+            self,
+            f"AcceptPushesFrom{account}",
+            statement_id=f"ecr-image-waiter-pushes-from-{account}",
+            statement={
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:{stack.partition}:iam::{account}:root"},
+                "Action": "events:PutEvents",
+                "Resource": bus_arn,
+            },
+        )
+
     # --- rules -------------------------------------------------------------------------------
 
     def _add_push_filter(self, value: object, key: str) -> None:
