@@ -12,7 +12,6 @@ from ecr_image_waiter.engine import (
     Verdict,
     WaitPolicy,
     parse_reference,
-    wait_for_image,
     wait_until_ready,
 )
 from ecr_image_waiter.errors import RepositoryNotFoundError, WaitTimeoutError
@@ -61,15 +60,20 @@ def test_timeout_on_fake_clock_checks_at_the_deadline(moto_ecr: Any) -> None:
     assert "app:v9" in str(info.value)
 
 
-def test_wait_for_image_takes_a_text_reference_and_reports_each_attempt(moto_ecr: Any) -> None:
+def test_the_wait_loop_over_a_lookup_reports_each_attempt(moto_ecr: Any) -> None:
     moto_ecr.create_repository(repositoryName="app")
     digest = push(moto_ecr, "app", single_manifest("convenience"), tag="v1")
     attempts: list[Attempt] = []
-    result = wait_for_image("app:v1", WaitPolicy(timeout=5, interval=1), on_attempt=attempts.append)
+    lookup = EcrLookup()
+    ref = parse_reference("app:v1")
+    result = wait_until_ready(
+        lambda: lookup.look(ref), WaitPolicy(timeout=5, interval=1), ref, on_attempt=attempts.append
+    )
     assert result.image.digest == digest
     assert result.attempts == 1
     assert [(a.number, a.observation.verdict, a.next_check_in) for a in attempts] == [
         (1, Verdict.READY, None)
     ]
+    missing = parse_reference("nope:v1")
     with pytest.raises(RepositoryNotFoundError):
-        wait_for_image("nope:v1", WaitPolicy(timeout=5, interval=1), lookup=EcrLookup())
+        wait_until_ready(lambda: lookup.look(missing), WaitPolicy(timeout=5, interval=1), missing)

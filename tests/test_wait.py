@@ -141,15 +141,15 @@ def test_zero_timeout_is_exactly_one_look() -> None:
     assert clock.sleeps == []
 
 
-def test_backoff_is_capped_on_the_loop() -> None:
+def test_pauses_are_the_interval_and_the_last_is_cut_at_the_deadline() -> None:
     clock = Clock()
-    policy = WaitPolicy(timeout=40, interval=1, backoff=2, max_interval=8)
+    policy = WaitPolicy(timeout=40, interval=7)
     with pytest.raises(WaitTimeoutError):
         wait_until_ready(
             clock.checker([MISSING]), policy, REF, clock=clock.clock, sleep=clock.sleep
         )
-    assert clock.sleeps == [1, 2, 4, 8, 8, 8, 8, 1]
-    assert clock.looks[-1] == 40
+    assert clock.sleeps == [7, 7, 7, 7, 7, 5]
+    assert clock.looks == [0, 7, 14, 21, 28, 35, 40]
 
 
 @pytest.mark.parametrize(
@@ -212,20 +212,19 @@ def test_cancelled_sleep_stops_the_wait() -> None:
     interval=st.floats(min_value=0.01, max_value=600, allow_nan=False),
     # The timeout as a number of intervals (up to 50 looks keeps each example quick).
     intervals=st.floats(min_value=0, max_value=50, allow_nan=False),
-    backoff=st.sampled_from([1.0, 1.5, 2.0]),
 )
-def test_property_deadline_is_honoured(interval: float, intervals: float, backoff: float) -> None:
+def test_property_deadline_is_honoured(interval: float, intervals: float) -> None:
     timeout = interval * intervals
     clock = Clock()
-    policy = WaitPolicy(timeout=timeout, interval=interval, backoff=backoff, max_interval=None)
+    policy = WaitPolicy(timeout=timeout, interval=interval)
     with pytest.raises(WaitTimeoutError) as info:
         wait_until_ready(
             clock.checker([MISSING]), policy, REF, clock=clock.clock, sleep=clock.sleep
         )
     assert clock.looks[0] == 0
-    assert all(0 < s <= policy.delay_after(n + 1) for n, s in enumerate(clock.sleeps))
+    assert all(0 < s <= policy.interval for s in clock.sleeps)
     # The last look is at the deadline (to rounding), never after it.
     assert math.isclose(clock.looks[-1], timeout, rel_tol=1e-9, abs_tol=1e-9)
     assert info.value.attempts == len(clock.looks) == len(clock.sleeps) + 1
     # Every pause but the last is the policy's delay; only the last one is cut short.
-    assert clock.sleeps[:-1] == [policy.delay_after(n + 1) for n in range(len(clock.sleeps) - 1)]
+    assert clock.sleeps[:-1] == [policy.interval] * (len(clock.sleeps) - 1)

@@ -5,8 +5,6 @@ Pure Python plus boto3/botocore; boto3 is imported only by :mod:`.lookup`, on fi
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from ecr_image_waiter.engine.classify import Kind, Verdict, classify
 from ecr_image_waiter.engine.image import Observation, ResolvedImage
 from ecr_image_waiter.engine.lookup import EcrLookup, make_client
@@ -42,21 +40,5 @@ __all__ = [
     "parse_reference",
     "pipeline_aware",
     "timeout_error",
-    "wait_for_image",
     "wait_until_ready",
 ]
-
-
-def wait_for_image(
-    ref: ImageReference | str,
-    policy: WaitPolicy,
-    *,
-    lookup: EcrLookup | None = None,
-    on_attempt: Callable[[Attempt], None] | None = None,
-) -> WaitResult:
-    """Wait for one image with real time: the convenience entry point."""
-    reference = parse_reference(ref) if isinstance(ref, str) else ref
-    looker = lookup if lookup is not None else EcrLookup()
-    return wait_until_ready(
-        lambda: looker.look(reference), policy, reference, on_attempt=on_attempt
-    )

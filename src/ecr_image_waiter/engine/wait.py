@@ -6,7 +6,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ecr_image_waiter.engine.classify import Kind, Verdict
+from ecr_image_waiter.engine.classify import Kind
+from ecr_image_waiter.engine.decide import Outcome, decide
 from ecr_image_waiter.engine.image import Observation, ResolvedImage
 from ecr_image_waiter.engine.policy import WaitPolicy
 from ecr_image_waiter.engine.reference import ImageReference
@@ -64,17 +65,17 @@ def wait_until_ready(
         observation = check()
         now = clock()
         elapsed = now - start
-        if observation.verdict is Verdict.READY:
+        outcome = decide(observation, now, deadline)
+        if outcome is not Outcome.WAIT:
+            _report(on_attempt, attempt, elapsed, observation, None)
+        if outcome is Outcome.READY:
             assert observation.image is not None  # noqa: S101  (READY always carries it)
-            _report(on_attempt, attempt, elapsed, observation, None)
             return WaitResult(observation.image, attempt, elapsed)
-        if observation.verdict is Verdict.NEVER:
-            _report(on_attempt, attempt, elapsed, observation, None)
+        if outcome is Outcome.NEVER:
             raise never_error(observation, ref, attempts=attempt, waited_seconds=elapsed)
-        if now >= deadline:
-            _report(on_attempt, attempt, elapsed, observation, None)
+        if outcome is Outcome.TIMED_OUT:
             raise timeout_error(observation, ref, attempts=attempt, waited_seconds=elapsed)
-        pause = min(policy.delay_after(attempt), deadline - now)
+        pause = min(policy.interval, deadline - now)
         _report(on_attempt, attempt, elapsed, observation, pause)
         sleep(pause)
 
