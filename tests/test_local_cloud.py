@@ -1,0 +1,261 @@
+"""The local AWS side (ecr_image_waiter.local) against the moto server, from a real cdk.out.
+
+One synth per session (a node process, ~540 MB). Every test deploys the example's provider
+into a freshly reset moto server and drives it as CloudFormation and EventBridge would; the
+Lambda's clock runs 120 times faster (the sweep's minute is half a second). Assertions count
+invocations, answers and events rather than time.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ecr_image_waiter import names
+from ecr_image_waiter.local import CloudAssembly, LocalCloud, lose
+from ecr_image_waiter.local.cicd import deploy_repositories_and_builds
+from ecr_image_waiter.local.events import fixture
+
+ROOT = Path(__file__).resolve().parents[1]
+SCALE = 120.0
+TEXT = "text-generation"
+
+pytestmark = [pytest.mark.synth, pytest.mark.timeout(120)]
+
+
+@pytest.fixture(scope="session")
+def cdk_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    outdir = tmp_path_factory.mktemp("local-cloud") / "cdk.out"
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "JSII_NODE": str(ROOT / ".venv" / "node"),
+        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+        "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    code = f"from examples.app import build_app; build_app({str(outdir)!r}).synth()"
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True, timeout=120)
+    return outdir
+
+
+def reset(endpoint: str) -> None:
+    # The server's request log would carry the presigned ResponseURLs: keep it quiet.
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    request = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")
+    urllib.request.urlopen(request, timeout=10).close()
+
+
+def make_cloud(cdk_out: Path, endpoint: str, **kwargs: object) -> tuple[LocalCloud, CloudAssembly]:
+    reset(endpoint)
+    cloud = LocalCloud(endpoint, time_scale=SCALE, **kwargs)  # type: ignore[arg-type]
+    assembly = CloudAssembly(cdk_out)
+    cicd = assembly.stack_named("-Cicd")
+    deploy_repositories_and_builds(assembly, cicd, cloud.client("ecr"), cloud.client("codebuild"))
+    cloud.deploy(assembly, assembly.stack_named("-Api"))
+    return cloud, assembly
+
+
+@pytest.fixture
+def cloud(cdk_out: Path, moto_server_url: str) -> Iterator[LocalCloud]:
+    made, _ = make_cloud(cdk_out, moto_server_url)
+    try:
+        yield made
+    finally:
+        made.close()
+
+
+def waiter_of(cloud: LocalCloud, repository: str) -> str:
+    cfn = cloud.cloudformation
+    assert cfn is not None
+    (found,) = [
+        logical
+        for logical in cfn.waiters()
+        if cfn.properties(logical)[names.PROP_REPOSITORY_NAME] == repository
+    ]
+    return found
+
+
+def sweep_state(cloud: LocalCloud) -> str:
+    assert cloud.eventbridge is not None
+    (sweep,) = [rule for rule in cloud.eventbridge.rules if rule.schedule]
+    return cloud.eventbridge.state(sweep)
+
+
+# --- the deploy from cdk.out --------------------------------------------------------------
+
+
+def test_the_provider_is_deployed_as_synthesized(cloud: LocalCloud, cdk_out: Path) -> None:
+    assert cloud.function is not None and cloud.eventbridge is not None
+    assert cloud.provider is not None
+    # The handler runs from the asset directory in cdk.out, not from the source tree.
+    path = Path(cloud.function.handler_path)
+    assert path.parents[2].parent == cdk_out
+    assert path.parents[2].name.startswith("asset.")
+    assert ROOT / "src" not in path.parents
+    assert cloud.function.memory_mb == 128
+    assert cloud.function.architectures == ("arm64",)
+    # The environment's Ref to the table is the table created in moto.
+    table = cloud.provider.environment[names.ENV_TABLE_NAME]
+    described = cloud.client("dynamodb").describe_table(TableName=table)["Table"]
+    assert {k["AttributeName"] for k in described["KeySchema"]} == {"pk", "sk"}
+    ttl = cloud.client("dynamodb").describe_time_to_live(TableName=table)
+    assert ttl["TimeToLiveDescription"]["AttributeName"] == names.TABLE_TTL_ATTRIBUTE
+    # The sweep rule by its literal name; the push rule with the repositories' names.
+    rules = {rule.name: rule for rule in cloud.eventbridge.rules}
+    assert cloud.provider.environment[names.ENV_SWEEP_RULE_NAME] in rules
+    pushes = [rule for rule in rules.values() if rule.pattern and "aws.ecr" in rule.pattern["source"]]
+    assert len(pushes) == 1
+    assert sorted(pushes[0].pattern["detail"]["repository-name"]) == [  # type: ignore[index]
+        "practice-material",
+        TEXT,
+    ]
+    described_rule = cloud.client("events").describe_rule(Name=pushes[0].name)
+    assert json.loads(described_rule["EventPattern"]) == pushes[0].pattern
+
+
+# --- CloudFormation requests ------------------------------------------------------------------
+
+
+def test_a_missing_image_is_pending_until_its_push_event(cloud: LocalCloud) -> None:
+    cfn = cloud.cloudformation
+    assert cfn is not None and cloud.function is not None
+    cloud.tick()  # the deploy-time sweep finds nothing pending and turns itself off
+    assert cloud.settle()
+    assert sweep_state(cloud) == "DISABLED"
+    request = cfn.request(waiter_of(cloud, TEXT), "Create")
+    assert cloud.settle()
+    assert cfn.response(request) is None
+    assert sweep_state(cloud) == "ENABLED"  # the function turned its sweep on
+    digest = cloud.push_image(TEXT, "latest")
+    assert cloud.settle()
+    answer = cfn.wait_response(request, timeout=30)
+    assert answer["Status"] == "SUCCESS", answer
+    assert answer["Data"]["ImageDigest"] == digest
+    assert answer["Data"]["ImageUri"].endswith(f"/{TEXT}@{digest}")
+    assert cfn.answers(request) == 1
+    stats = cloud.function.stats()
+    assert stats["cloudformation"].invocations == 1
+    assert stats["ecr"].invocations == 1
+    assert stats["ecr"].calls.get("ecr.DescribeImages", 0) >= 1
+    assert stats["cloudformation"].gb_seconds > 0
+
+
+def test_an_image_already_there_is_one_invocation(cloud: LocalCloud) -> None:
+    cfn = cloud.cloudformation
+    assert cfn is not None and cloud.function is not None
+    digest = cloud.push_image(TEXT, "latest")
+    assert cloud.settle()
+    request = cfn.request(waiter_of(cloud, TEXT), "Create")
+    answer = cfn.wait_response(request, timeout=30)
+    assert cloud.settle()
+    assert answer["Status"] == "SUCCESS"
+    assert answer["Data"]["ImageDigest"] == digest
+    assert cfn.answers(request) == 1
+    assert cloud.function.stats()["cloudformation"].invocations == 1
+    # A second deploy (an Update with a new nonce) is one more invocation, answered at once.
+    update = cfn.request(
+        waiter_of(cloud, TEXT), "Update", overrides={names.PROP_RESOLVE_NONCE: "2"}
+    )
+    assert cfn.wait_response(update, timeout=30)["Status"] == "SUCCESS"
+    assert cloud.settle()
+    assert cloud.function.stats()["cloudformation"].invocations == 2
+
+
+def test_a_lost_push_event_is_caught_by_the_sweep(cdk_out: Path, moto_server_url: str) -> None:
+    is_push = lambda event: event.get("source") == "aws.ecr"  # noqa: E731
+    cloud, _ = make_cloud(cdk_out, moto_server_url, plan=lose(is_push))
+    try:
+        cfn = cloud.cloudformation
+        assert cfn is not None and cloud.eventbridge is not None
+        request = cfn.request(
+            waiter_of(cloud, TEXT), "Create", overrides={names.PROP_TIMEOUT_SECONDS: str(names.MAX_TIMEOUT_SECONDS)}
+        )
+        assert cloud.settle()
+        digest = cloud.push_image(TEXT, "latest")
+        assert cloud.settle()
+        assert sum(len(rule.lost) for rule in cloud.eventbridge.rules) == 1
+        assert cfn.response(request) is None, (cfn.response(request) or {}).get("Reason")
+        ticks = 0
+        while cfn.response(request) is None and ticks < 40:
+            time.sleep(60 / SCALE / 2)  # half a scaled minute between ticks
+            cloud.tick()
+            ticks += 1
+            assert cloud.settle()
+        answer = cfn.response(request)
+        assert answer is not None and answer["Status"] == "SUCCESS", answer
+        assert answer["Data"]["ImageDigest"] == digest
+        assert cfn.answers(request) == 1
+        assert cloud.function is not None
+        assert cloud.function.stats()["sweep"].invocations >= 1
+        # With nothing pending the sweep turns itself off again.
+        cloud.tick()
+        assert cloud.settle()
+        assert sweep_state(cloud) == "DISABLED"
+    finally:
+        cloud.close()
+
+
+def test_a_missing_repository_fails_at_once(cloud: LocalCloud) -> None:
+    cfn = cloud.cloudformation
+    assert cfn is not None and cloud.function is not None
+    request = cfn.request(
+        waiter_of(cloud, TEXT), "Create", overrides={names.PROP_REPOSITORY_NAME: "nowhere"}
+    )
+    answer = cfn.wait_response(request, timeout=30)
+    assert answer["Status"] == "FAILED"
+    assert "nowhere" in answer["Reason"]
+    assert "RepositoryNotFound" in answer["Reason"] or "does not exist" in answer["Reason"]
+    assert answer["PhysicalResourceId"] == names.CREATE_FAILED_PHYSICAL_ID
+    assert cloud.settle()
+    assert cloud.function.stats()["cloudformation"].invocations == 1
+    assert cfn.answers(request) == 1
+
+
+def test_a_function_error_is_retried_twice(cloud: LocalCloud) -> None:
+    cfn = cloud.cloudformation
+    assert cfn is not None and cloud.function is not None and cloud.provider is not None
+    # Without its table every invocation fails.
+    table = cloud.provider.environment[names.ENV_TABLE_NAME]
+    cloud.client("dynamodb").delete_table(TableName=table)
+    request = cfn.request(waiter_of(cloud, TEXT), "Create")
+    assert cloud.settle(timeout=30)
+    attempts = [i for i in cloud.function.invocations if i.source == "cloudformation"]
+    assert [i.attempt for i in attempts] == [1, 2, 3]
+    assert all(i.ok is False for i in attempts)
+    assert "ResourceNotFound" in str(attempts[0].error)
+    assert cfn.response(request) is None
+
+
+def test_an_index_push_wakes_the_wait_with_each_event(cloud: LocalCloud) -> None:
+    cfn = cloud.cloudformation
+    assert cfn is not None and cloud.function is not None
+    request = cfn.request(waiter_of(cloud, TEXT), "Create")
+    assert cloud.settle()
+    index, children = cloud.push_index(TEXT, "latest")
+    assert cloud.settle()
+    answer = cfn.wait_response(request, timeout=30)
+    assert answer["Status"] == "SUCCESS", answer
+    assert answer["Data"]["ImageDigest"] == children["amd64"]
+    assert answer["Data"]["IndexDigest"] == index
+    assert cloud.function.stats()["ecr"].invocations == 3  # two children, then the index
+    assert cfn.answers(request) == 1
+
+
+def test_fixtures_have_the_documented_shapes() -> None:
+    push = fixture("ecr-image-push")
+    assert push["resources"] == [] and push["detail"]["action-type"] == "PUSH"
+    children = fixture("ecr-image-push-index")
+    assert [e["detail"]["image-tag"] for e in children] == ["", "", "latest"]
+    build = fixture("codebuild-build-state-change")
+    assert build["detail-type"] == names.CODEBUILD_EVENT_DETAIL_TYPE
+    pipeline = fixture("codepipeline-execution-state-change")
+    assert pipeline["detail-type"] == names.CODEPIPELINE_EVENT_DETAIL_TYPE
+    assert fixture("scheduled-event")["detail-type"] == names.SCHEDULED_EVENT_DETAIL_TYPE
