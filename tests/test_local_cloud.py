@@ -93,7 +93,8 @@ def sweep_state(cloud: LocalCloud) -> str:
 
 
 def test_the_provider_is_deployed_as_synthesized(cloud: LocalCloud, cdk_out: Path) -> None:
-    assert cloud.function is not None and cloud.eventbridge is not None
+    assert cloud.function is not None
+    assert cloud.eventbridge is not None
     assert cloud.provider is not None
     # The handler runs from the asset directory in cdk.out, not from the source tree.
     path = Path(cloud.function.handler_path)
@@ -111,7 +112,9 @@ def test_the_provider_is_deployed_as_synthesized(cloud: LocalCloud, cdk_out: Pat
     # The sweep rule by its literal name; the push rule with the repositories' names.
     rules = {rule.name: rule for rule in cloud.eventbridge.rules}
     assert cloud.provider.environment[names.ENV_SWEEP_RULE_NAME] in rules
-    pushes = [rule for rule in rules.values() if rule.pattern and "aws.ecr" in rule.pattern["source"]]
+    pushes = [
+        rule for rule in rules.values() if rule.pattern and "aws.ecr" in rule.pattern["source"]
+    ]
     assert len(pushes) == 1
     assert sorted(pushes[0].pattern["detail"]["repository-name"]) == [  # type: ignore[index]
         "practice-material",
@@ -126,7 +129,8 @@ def test_the_provider_is_deployed_as_synthesized(cloud: LocalCloud, cdk_out: Pat
 
 def test_a_missing_image_is_pending_until_its_push_event(cloud: LocalCloud) -> None:
     cfn = cloud.cloudformation
-    assert cfn is not None and cloud.function is not None
+    assert cfn is not None
+    assert cloud.function is not None
     cloud.tick()  # the deploy-time sweep finds nothing pending and turns itself off
     assert cloud.settle()
     assert sweep_state(cloud) == "DISABLED"
@@ -150,7 +154,8 @@ def test_a_missing_image_is_pending_until_its_push_event(cloud: LocalCloud) -> N
 
 def test_an_image_already_there_is_one_invocation(cloud: LocalCloud) -> None:
     cfn = cloud.cloudformation
-    assert cfn is not None and cloud.function is not None
+    assert cfn is not None
+    assert cloud.function is not None
     digest = cloud.push_image(TEXT, "latest")
     assert cloud.settle()
     request = cfn.request(waiter_of(cloud, TEXT), "Create")
@@ -174,9 +179,12 @@ def test_a_lost_push_event_is_caught_by_the_sweep(cdk_out: Path, moto_server_url
     cloud, _ = make_cloud(cdk_out, moto_server_url, plan=lose(is_push))
     try:
         cfn = cloud.cloudformation
-        assert cfn is not None and cloud.eventbridge is not None
+        assert cfn is not None
+        assert cloud.eventbridge is not None
         request = cfn.request(
-            waiter_of(cloud, TEXT), "Create", overrides={names.PROP_TIMEOUT_SECONDS: str(names.MAX_TIMEOUT_SECONDS)}
+            waiter_of(cloud, TEXT),
+            "Create",
+            overrides={names.PROP_TIMEOUT_SECONDS: str(names.MAX_TIMEOUT_SECONDS)},
         )
         assert cloud.settle()
         digest = cloud.push_image(TEXT, "latest")
@@ -190,7 +198,8 @@ def test_a_lost_push_event_is_caught_by_the_sweep(cdk_out: Path, moto_server_url
             ticks += 1
             assert cloud.settle()
         answer = cfn.response(request)
-        assert answer is not None and answer["Status"] == "SUCCESS", answer
+        assert answer is not None
+        assert answer["Status"] == "SUCCESS", answer
         assert answer["Data"]["ImageDigest"] == digest
         assert cfn.answers(request) == 1
         assert cloud.function is not None
@@ -205,7 +214,8 @@ def test_a_lost_push_event_is_caught_by_the_sweep(cdk_out: Path, moto_server_url
 
 def test_a_missing_repository_fails_at_once(cloud: LocalCloud) -> None:
     cfn = cloud.cloudformation
-    assert cfn is not None and cloud.function is not None
+    assert cfn is not None
+    assert cloud.function is not None
     request = cfn.request(
         waiter_of(cloud, TEXT), "Create", overrides={names.PROP_REPOSITORY_NAME: "nowhere"}
     )
@@ -221,7 +231,9 @@ def test_a_missing_repository_fails_at_once(cloud: LocalCloud) -> None:
 
 def test_a_function_error_is_retried_twice(cloud: LocalCloud) -> None:
     cfn = cloud.cloudformation
-    assert cfn is not None and cloud.function is not None and cloud.provider is not None
+    assert cfn is not None
+    assert cloud.function is not None
+    assert cloud.provider is not None
     # Without its table every invocation fails.
     table = cloud.provider.environment[names.ENV_TABLE_NAME]
     cloud.client("dynamodb").delete_table(TableName=table)
@@ -236,7 +248,8 @@ def test_a_function_error_is_retried_twice(cloud: LocalCloud) -> None:
 
 def test_an_index_push_wakes_the_wait_with_each_event(cloud: LocalCloud) -> None:
     cfn = cloud.cloudformation
-    assert cfn is not None and cloud.function is not None
+    assert cfn is not None
+    assert cloud.function is not None
     request = cfn.request(waiter_of(cloud, TEXT), "Create")
     assert cloud.settle()
     index, children = cloud.push_index(TEXT, "latest")
@@ -251,7 +264,8 @@ def test_an_index_push_wakes_the_wait_with_each_event(cloud: LocalCloud) -> None
 
 def test_fixtures_have_the_documented_shapes() -> None:
     push = fixture("ecr-image-push")
-    assert push["resources"] == [] and push["detail"]["action-type"] == "PUSH"
+    assert push["resources"] == []
+    assert push["detail"]["action-type"] == "PUSH"
     children = fixture("ecr-image-push-index")
     assert [e["detail"]["image-tag"] for e in children] == ["", "", "latest"]
     build = fixture("codebuild-build-state-change")
