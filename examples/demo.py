@@ -254,7 +254,9 @@ class Story:
         pushed = time.monotonic()
         self.timeline.say("build", f"pushed {repository}:{LOST_TAG} {digest}")
         self.cloud.settle(timeout=10)
-        lost = sum(len(rule.lost) for rule in self.cloud.eventbridge.rules)  # type: ignore[union-attr]
+        bus = self.cloud.eventbridge
+        assert bus is not None  # noqa: S101  (deployed)
+        lost = sum(len(rule.lost) for rule in bus.rules)
         self.timeline.say("eventbridge", f"{lost} push event lost: nothing wakes the wait")
         answer = self.answer(request)
         took = time.monotonic() - pushed

@@ -102,7 +102,7 @@ def create_pinned(
         print(f"    WRONG: expected {expected}")
         return False
     created = lam.create_function(**function_args(assembly, stack, function_id, uri, iam))
-    same = created.get("CodeSha256") == match["hex"]
+    same: bool = created.get("CodeSha256") == match["hex"]
     print(
         "    = <repository uri>@sha256:<digest pushed>; CreateFunction on the local Lambda: "
         f"{created.get('State', 'created')}, CodeSha256 {'matches' if same else 'DIFFERS'}"

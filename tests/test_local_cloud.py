@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from ecr_image_waiter import names
-from ecr_image_waiter.local import CloudAssembly, LocalCloud, lose
+from ecr_image_waiter.local import CloudAssembly, LocalCloud, delay, duplicate, lose
 from ecr_image_waiter.local.cicd import deploy_repositories_and_builds
 from ecr_image_waiter.local.events import fixture
 
@@ -273,3 +273,63 @@ def test_fixtures_have_the_documented_shapes() -> None:
     pipeline = fixture("codepipeline-execution-state-change")
     assert pipeline["detail-type"] == names.CODEPIPELINE_EVENT_DETAIL_TYPE
     assert fixture("scheduled-event")["detail-type"] == names.SCHEDULED_EVENT_DETAIL_TYPE
+
+
+def test_a_duplicated_push_event_answers_once(cdk_out: Path, moto_server_url: str) -> None:
+    cloud, _ = make_cloud(
+        cdk_out, moto_server_url, plan=duplicate(lambda e: e.get("source") == "aws.ecr")
+    )
+    try:
+        cfn = cloud.cloudformation
+        assert cfn is not None
+        assert cloud.function is not None
+        request = cfn.request(waiter_of(cloud, TEXT), "Create")
+        assert cloud.settle()
+        digest = cloud.push_image(TEXT, "latest")
+        assert cloud.settle()
+        answer = cfn.wait_response(request, timeout=30)
+        assert answer["Data"]["ImageDigest"] == digest
+        assert cloud.function.stats()["ecr"].invocations == 2
+        assert cfn.answers(request) == 1
+    finally:
+        cloud.close()
+
+
+def test_a_delayed_push_event_still_ends_the_wait(cdk_out: Path, moto_server_url: str) -> None:
+    cloud, _ = make_cloud(
+        cdk_out, moto_server_url, plan=delay(lambda e: e.get("source") == "aws.ecr", 0.3)
+    )
+    try:
+        cfn = cloud.cloudformation
+        assert cfn is not None
+        assert cloud.eventbridge is not None
+        request = cfn.request(waiter_of(cloud, TEXT), "Create")
+        assert cloud.settle()
+        digest = cloud.push_image(TEXT, "latest")
+        assert cloud.settle()  # waits for the held delivery too
+        assert cloud.eventbridge.in_flight() == 0
+        answer = cfn.response(request)
+        assert answer is not None
+        assert answer["Data"]["ImageDigest"] == digest
+    finally:
+        cloud.close()
+
+
+def test_an_invocation_past_its_timeout_is_killed_and_retried(
+    cdk_out: Path, moto_server_url: str
+) -> None:
+    cloud, _ = make_cloud(cdk_out, moto_server_url, function_timeout=0.01)
+    try:
+        cfn = cloud.cloudformation
+        assert cfn is not None
+        assert cloud.function is not None
+        cold = cloud.function.cold_starts
+        cfn.request(waiter_of(cloud, TEXT), "Create")
+        assert cloud.settle(timeout=60)
+        attempts = [i for i in cloud.function.invocations if i.source == "cloudformation"]
+        assert [i.attempt for i in attempts] == [1, 2, 3]
+        assert all("Task timed out" in str(i.error) for i in attempts)
+        assert cloud.function.cold_starts == cold + 3  # each kill costs a new environment
+        assert all(i.cold for i in attempts[1:])
+    finally:
+        cloud.close()

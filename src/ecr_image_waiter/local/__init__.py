@@ -6,7 +6,14 @@ from __future__ import annotations
 
 from ecr_image_waiter.local.cloud import LocalCloud, Provider, aws_environment
 from ecr_image_waiter.local.cloudformation import LocalCloudFormation, Request
-from ecr_image_waiter.local.eventbridge import LocalEventBridge, Rule, deliver_once, lose
+from ecr_image_waiter.local.eventbridge import (
+    LocalEventBridge,
+    Rule,
+    delay,
+    deliver_once,
+    duplicate,
+    lose,
+)
 from ecr_image_waiter.local.function import Invocation, LocalFunction, SourceStats
 from ecr_image_waiter.local.template import CloudAssembly, TemplateError
 
@@ -23,6 +30,8 @@ __all__ = [
     "SourceStats",
     "TemplateError",
     "aws_environment",
+    "delay",
     "deliver_once",
+    "duplicate",
     "lose",
 ]

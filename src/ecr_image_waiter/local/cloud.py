@@ -74,6 +74,7 @@ class LocalCloud:
         retry_delays: tuple[float, ...] = ASYNC_RETRY_DELAYS,
         plan: Plan = deliver_once,
         on_log: LogSink | None = None,
+        function_timeout: float | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.account = account
@@ -83,6 +84,8 @@ class LocalCloud:
         self.retry_delays = retry_delays
         self.plan = plan
         self.on_log = on_log
+        #: Overrides the template's Timeout (real seconds), e.g. to play a timed-out run.
+        self.function_timeout = function_timeout
         self.epoch = time.time()
         self._clients: dict[str, Any] = {}
         self.function: LocalFunction | None = None
@@ -151,7 +154,7 @@ class LocalCloud:
             handler=names.HANDLER,
             environment=runtime_env,
             memory_mb=memory,
-            timeout_seconds=float(properties.get("Timeout", 3)),
+            timeout_seconds=self.function_timeout or float(properties.get("Timeout", 3)),
             architectures=tuple(properties.get("Architectures", ["x86_64"])),
             concurrency=self.concurrency,
             time_scale=self.time_scale,
@@ -255,12 +258,16 @@ class LocalCloud:
         return self._bus().tick()
 
     def settle(self, timeout: float = 60.0) -> bool:
-        """Pump until no event waits in a rule's queue and the function is idle."""
+        """Pump until no event waits in a rule's queue or is held back by the plan, and the
+        function is idle (nothing queued, running or due for a retry); False on timeout."""
         end = time.monotonic() + timeout
         function = self._function()
         while time.monotonic() < end:
             moved = self._bus().pump()
             idle = function.settle(timeout=max(0.0, end - time.monotonic()))
+            if self._bus().in_flight():
+                time.sleep(0.02)
+                continue
             if idle and not moved and not self._bus().pump():
                 return function.settle(timeout=max(0.0, end - time.monotonic()))
         return False

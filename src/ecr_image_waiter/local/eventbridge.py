@@ -4,7 +4,8 @@ Each pattern rule is created in moto with an SQS queue as its target (moto deliv
 target only the ``put_events`` entries the pattern matches); a pump moves every matched event
 to the function as an asynchronous invoke, with the envelope EventBridge sends. ``plan`` (a
 function of the event) returns the real-second delays of its deliveries: ``[0.0]`` once at
-once, ``[]`` lost, ``[0.0, 0.2]`` duplicated; delays reorder. Scheduled rules are fired by
+once, ``[]`` lost, ``[0.0, 0.2]`` duplicated; delays reorder (:func:`lose`, :func:`duplicate`,
+:func:`delay`). Scheduled rules are fired by
 :meth:`LocalEventBridge.tick` (or a ticker thread every period / time scale), only while the
 rule is ENABLED in moto: the function turns its sweep on and off through moto's API.
 """
@@ -38,6 +39,27 @@ def lose(match: Callable[[Mapping[str, Any]], bool], times: int = 1) -> Plan:
             left[0] -= 1
             return ()
         return (0.0,)
+
+    return plan
+
+
+def duplicate(
+    match: Callable[[Mapping[str, Any]], bool], copies: int = 2, gap: float = 0.0
+) -> Plan:
+    """A plan that delivers each event ``match`` accepts ``copies`` times, ``gap`` apart."""
+
+    def plan(event: Mapping[str, Any]) -> Sequence[float]:
+        return tuple(i * gap for i in range(copies)) if match(event) else (0.0,)
+
+    return plan
+
+
+def delay(match: Callable[[Mapping[str, Any]], bool], seconds: float) -> Plan:
+    """A plan that holds each event ``match`` accepts for ``seconds`` (real) before delivery;
+    events delivered meanwhile overtake it (a reorder)."""
+
+    def plan(event: Mapping[str, Any]) -> Sequence[float]:
+        return (seconds,) if match(event) else (0.0,)
 
     return plan
 
@@ -89,6 +111,10 @@ class LocalEventBridge:
         self.rules: list[Rule] = []
         self.ticks = 0
         self.fired = 0
+        #: Deliveries the plan is still holding back (see :meth:`in_flight`).
+        self._held = 0
+        #: Errors of the background pump and ticker (the loops go on).
+        self.errors: list[str] = []
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
@@ -174,18 +200,28 @@ class LocalEventBridge:
             with self._lock:
                 rule.lost.append(event)
             return
-        for delay in delays:
-            if delay <= 0:
+        for wait in delays:
+            if wait <= 0:
                 self._invoke(rule, event)
                 continue
-            timer = threading.Timer(delay, self._invoke, args=(rule, event))
+            with self._lock:
+                self._held += 1
+            timer = threading.Timer(wait, self._invoke, args=(rule, event, True))
             timer.daemon = True
             timer.start()
 
-    def _invoke(self, rule: Rule, event: dict[str, Any]) -> None:
+    def _invoke(self, rule: Rule, event: dict[str, Any], held: bool = False) -> None:
         with self._lock:
             rule.delivered.append(event)
         self.function.invoke_async(event)
+        if held:
+            with self._lock:
+                self._held -= 1
+
+    def in_flight(self) -> int:
+        """Deliveries held back by the plan (delayed or duplicated copies not yet sent)."""
+        with self._lock:
+            return self._held
 
     # --- the schedule -----------------------------------------------------------------------
 
@@ -225,9 +261,10 @@ class LocalEventBridge:
             while not self._stop.wait(every):
                 try:
                     step()
-                except Exception:  # the server going away at shutdown; keep the loop simple
+                except Exception as error:  # kept, and the loop goes on (as EventBridge does)
                     if self._stop.is_set():
                         return
+                    self.errors.append(f"{name}: {type(error).__name__}: {error}"[:500])
                     time.sleep(every)
 
         thread = threading.Thread(target=run, daemon=True, name=name)

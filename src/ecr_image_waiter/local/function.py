@@ -5,8 +5,8 @@ the provider; a free worker (one execution environment, one event at a time) run
 function error is retried twice more, after ``retry_delays`` (Lambda's 1 and 2 minutes,
 divided by the time scale). Every invocation is recorded with its source, billed duration
 (GB-s from MemorySize) and the AWS calls the handler made; :meth:`LocalFunction.stats` sums
-them per source. :meth:`LocalFunction.settle` waits until nothing is queued, running or due
-for a retry.
+them per source. An invocation past the Timeout is killed and its worker replaced (a cold
+start). :meth:`LocalFunction.settle` waits until nothing is queued, running or retried.
 """
 
 from __future__ import annotations
@@ -58,6 +58,12 @@ class Invocation:
     seconds: float = 0.0
     billed_ms: int = 0
     calls: dict[str, int] = field(default_factory=dict)
+    #: time.monotonic() when it was queued, started and ended; and whether it ran in a
+    #: fresh execution environment (a cold start).
+    queued: float = field(default_factory=time.monotonic)
+    started: float = 0.0
+    ended: float = 0.0
+    cold: bool = False
 
 
 @dataclass(frozen=True)
@@ -116,8 +122,12 @@ class _Worker:
         try:
             self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:
+            self.kill()
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
             self.process.kill()
-            self.process.wait()
+        self.process.wait()
 
 
 class LocalFunction:
@@ -158,9 +168,10 @@ class LocalFunction:
         self._busy = 0
         self._cond = threading.Condition()
         self._closed = False
-        command = [sys.executable, str(WORKER), str(asset_dir), handler, repr(time_scale)]
-        command.append(repr(self.epoch))
-        workers = [_Worker(command, self.environment) for _ in range(max(1, concurrency))]
+        self.cold_starts = 0
+        self._command = [sys.executable, str(WORKER), str(asset_dir), handler]
+        self._command += [repr(time_scale), repr(self.epoch)]
+        workers = [self._new_worker() for _ in range(max(1, concurrency))]
         self.handler_path = workers[0].path
         self._threads = [
             threading.Thread(target=self._serve, args=(w,), daemon=True, name=f"lambda-{i}")
@@ -186,7 +197,14 @@ class LocalFunction:
             self._queue.append(invocation)
             self._cond.notify_all()
 
+    def _new_worker(self) -> _Worker:
+        worker = _Worker(self._command, self.environment)
+        with self._cond:
+            self.cold_starts += 1
+        return worker
+
     def _serve(self, worker: _Worker) -> None:
+        fresh = True
         try:
             while True:
                 with self._cond:
@@ -196,11 +214,35 @@ class LocalFunction:
                         return
                     invocation = self._queue.pop(0)
                     self._busy += 1
+                invocation.cold, fresh = fresh, False
+                invocation.started = time.monotonic()
+                # Lambda stops an invocation at the function's Timeout (real seconds).
+                killer = threading.Timer(self.timeout_seconds, worker.kill)
+                killer.daemon = True
+                killer.start()
                 try:
                     worker.run(invocation, partial(self._log, invocation=invocation))
                 except (RuntimeError, OSError, ValueError) as error:
                     invocation.ok, invocation.error = False, f"{type(error).__name__}: {error}"
+                    invocation.seconds = time.monotonic() - invocation.started
+                    if invocation.seconds >= self.timeout_seconds:
+                        invocation.error = (
+                            f"Task timed out after {self.timeout_seconds:.2f} seconds"
+                        )
+                finally:
+                    killer.cancel()
+                invocation.ended = time.monotonic()
                 invocation.billed_ms = max(1, math.ceil(invocation.seconds * 1000))
+                if worker.process.poll() is not None:  # died or killed: a new environment
+                    worker.kill()
+                    try:
+                        worker, fresh = self._new_worker(), True
+                    except RuntimeError as error:
+                        invocation.error = f"{invocation.error}; and it cannot restart: {error}"
+                        with self._cond:
+                            self._busy -= 1
+                            self._cond.notify_all()
+                        return
                 if not invocation.ok:
                     self._retry(invocation)
                 with self._cond:
