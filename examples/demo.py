@@ -266,7 +266,9 @@ class Story:
             f"found it {took:.1f} s after the push = {took * TIME_SCALE:.0f} s on the Lambda's "
             f"clock (the sweep runs every {names.SWEEP_PERIOD_SECONDS} s there)",
         )
-        return lost == 1 and found
+        # A new tag is a new physical id: CloudFormation deletes the old one after the update.
+        deleted = [self.answer(delete) for delete in self.cfn.cleanup()]
+        return lost == 1 and found and all(d and d["Status"] == "SUCCESS" for d in deleted)
 
     def summary(self) -> None:
         function = self.cloud.function

@@ -57,6 +57,8 @@ def describe(fields: dict[str, Any]) -> str | None:
     if event == "answer":
         status = fields.get("status")
         return f"answered {status or ''} to the ResponseURL ({verdict}, {fields.get('code')})"
+    if event == "request" and verdict == "deleted":
+        return f"Delete of {fields.get('physicalResourceId')}: nothing to do in ECR"
     if event == "request":
         return f"request {fields.get('requestType')}: {verdict}"
     if source == "ecr" and verdict == "woken":

@@ -333,3 +333,23 @@ def test_an_invocation_past_its_timeout_is_killed_and_retried(
         assert all(i.cold for i in attempts[1:])
     finally:
         cloud.close()
+
+
+def test_an_update_to_a_new_tag_replaces_and_cleanup_deletes_the_old(cloud: LocalCloud) -> None:
+    cfn = cloud.cloudformation
+    assert cfn is not None
+    logical = waiter_of(cloud, TEXT)
+    cloud.push_image(TEXT, "latest")
+    cloud.push_image(TEXT, "v2")
+    assert cloud.settle()
+    created = cfn.wait_response(cfn.request(logical, "Create"), timeout=30)
+    update = cfn.request(logical, "Update", overrides={names.PROP_IMAGE_TAG: "v2"})
+    assert update.event["OldResourceProperties"][names.PROP_IMAGE_TAG] == "latest"
+    updated = cfn.wait_response(update, timeout=30)
+    assert updated["PhysicalResourceId"] != created["PhysicalResourceId"]
+    (delete,) = cfn.cleanup()
+    assert delete.event["PhysicalResourceId"] == created["PhysicalResourceId"]
+    deleted = cfn.wait_response(delete, timeout=30)
+    assert deleted["Status"] == "SUCCESS"
+    assert deleted["PhysicalResourceId"] == created["PhysicalResourceId"]
+    assert cfn.cleanup() == []

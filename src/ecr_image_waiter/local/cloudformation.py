@@ -4,7 +4,9 @@
 (properties resolved, overrides applied) with a ResponseURL that is a presigned S3 PUT URL
 on the moto server, and invokes the function asynchronously. The answer is read back from
 that bucket, as CloudFormation reads it; with bucket versioning every PUT that reached it is
-counted, so "exactly one answer" can be checked. The URL is kept out of every repr.
+counted, so "exactly one answer" can be checked. An Update answered with a new physical id
+is a replacement: :meth:`LocalCloudFormation.cleanup` then sends the old one's Delete, as
+CloudFormation does after the update. The URL is kept out of every repr.
 """
 
 from __future__ import annotations
@@ -69,6 +71,10 @@ class LocalCloudFormation:
         self.requests: list[Request] = []
         #: logical id -> (physical id, properties) of resources that were created.
         self.current: dict[str, tuple[str, dict[str, Any]]] = {}
+        #: (logical id, old physical id, old properties) replaced by an Update: CloudFormation
+        #: deletes them in the cleanup phase (:meth:`cleanup`).
+        self.replaced: list[tuple[str, str, dict[str, Any]]] = []
+        self._applied: set[str] = set()
         s3.create_bucket(Bucket=bucket)
         s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
 
@@ -99,6 +105,21 @@ class LocalCloudFormation:
         current physical id and send its current properties as OldResourceProperties."""
         properties = self.properties(logical_id)
         properties.update({key: str(value) for key, value in (overrides or {}).items()})
+        current = self.current.get(logical_id)
+        if request_type != "Create" and physical_id is None:
+            physical_id = current[0] if current else ""
+        old = current[1] if request_type == "Update" and current is not None else None
+        return self._send(logical_id, request_type, properties, physical_id=physical_id, old=old)
+
+    def _send(
+        self,
+        logical_id: str,
+        request_type: str,
+        properties: dict[str, Any],
+        *,
+        physical_id: str | None,
+        old: dict[str, Any] | None,
+    ) -> Request:
         request_id = str(uuid.uuid4())
         key = f"{self.stack}/{logical_id}/{request_id}"
         url = self.s3.generate_presigned_url(
@@ -117,10 +138,9 @@ class LocalCloudFormation:
             "ResourceProperties": properties,
         }
         if request_type != "Create":
-            current = self.current.get(logical_id)
-            event["PhysicalResourceId"] = physical_id or (current[0] if current else "")
-            if request_type == "Update" and current is not None:
-                event["OldResourceProperties"] = current[1]
+            event["PhysicalResourceId"] = physical_id or ""
+        if old is not None:
+            event["OldResourceProperties"] = old
         request = Request(logical_id, request_type, request_id, key, event)
         self.requests.append(request)
         self.function.invoke_async(event)
@@ -135,13 +155,35 @@ class LocalCloudFormation:
         except self.s3.exceptions.NoSuchKey:
             return None
         answer: dict[str, Any] = json.loads(body)
-        if answer.get("Status") == "SUCCESS":
-            props = dict(request.properties)
+        if answer.get("Status") == "SUCCESS" and request.key not in self._applied:
+            self._applied.add(request.key)
+            props, physical = dict(request.properties), str(answer["PhysicalResourceId"])
+            old = self.current.get(request.logical_id)
             if request.request_type == "Delete":
                 self.current.pop(request.logical_id, None)
             else:
-                self.current[request.logical_id] = (str(answer["PhysicalResourceId"]), props)
+                self.current[request.logical_id] = (physical, props)
+            if request.request_type == "Update" and old is not None and old[0] != physical:
+                self.replaced.append((request.logical_id, old[0], old[1]))
         return answer
+
+    def cleanup(self) -> list[Request]:
+        """The Deletes CloudFormation sends after an update for every resource an Update
+        replaced (a new physical id), with the old id and properties."""
+        sent = []
+        while self.replaced:
+            logical_id, physical, properties = self.replaced.pop(0)
+            sent.append(
+                self._send(logical_id, "Delete", properties, physical_id=physical, old=None)
+            )
+        return sent
+
+    def delete_stack(self) -> list[Request]:
+        """A Delete for every resource the stack holds."""
+        return [
+            self._send(logical_id, "Delete", properties, physical_id=physical, old=None)
+            for logical_id, (physical, properties) in sorted(self.current.items())
+        ]
 
     def answers(self, request: Request) -> int:
         """How many PUTs reached the request's ResponseURL (bucket versions of its key)."""

@@ -64,6 +64,8 @@ class Invocation:
     started: float = 0.0
     ended: float = 0.0
     cold: bool = False
+    #: The handler's log lines, parsed, each with the time.monotonic() it reached us.
+    logs: list[tuple[float, dict[str, Any]]] = field(default_factory=list, repr=False)
 
 
 @dataclass(frozen=True)
@@ -269,8 +271,6 @@ class LocalFunction:
         timer.start()
 
     def _log(self, message: dict[str, Any], invocation: Invocation) -> None:
-        if self.on_log is None:
-            return
         try:
             fields = json.loads(message["log"])
         except ValueError:
@@ -278,7 +278,9 @@ class LocalFunction:
         if not isinstance(fields, dict):
             fields = {"text": message["log"]}
         fields.setdefault("logger", message.get("logger"))
-        self.on_log(fields, invocation)
+        invocation.logs.append((time.monotonic(), fields))
+        if self.on_log is not None:
+            self.on_log(fields, invocation)
 
     # --- waiting and counting --------------------------------------------------------------
 
