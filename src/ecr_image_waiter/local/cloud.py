@@ -117,7 +117,10 @@ class LocalCloud:
     # --- deploy ------------------------------------------------------------------------------
 
     def deploy(self, assembly: CloudAssembly, stack: str) -> Provider:
-        """Create the provider of ``stack`` (a stack of ``assembly``) in the local cloud."""
+        """Create the provider of ``stack`` (a stack of ``assembly``) in the local cloud; one
+        stack per LocalCloud. The function's processes get exactly its Environment (Refs
+        resolved) plus the endpoint and credential variables and the runtime's own
+        (AWS_LAMBDA_FUNCTION_NAME, AWS_LAMBDA_FUNCTION_MEMORY_SIZE, AWS_EXECUTION_ENV)."""
         functions = {
             logical_id: resource
             for logical_id, resource in assembly.resources(stack, LAMBDA_FUNCTION).items()
