@@ -22,7 +22,7 @@ import pytest
 from ecr_image_waiter import names
 from ecr_image_waiter.local import CloudAssembly, LocalCloud, delay, duplicate, lose
 from ecr_image_waiter.local.cicd import deploy_repositories_and_builds
-from ecr_image_waiter.local.events import fixture
+from ecr_image_waiter.local.events import codebuild_state_change, fixture
 
 ROOT = Path(__file__).resolve().parents[1]
 SCALE = 120.0
@@ -353,3 +353,23 @@ def test_an_update_to_a_new_tag_replaces_and_cleanup_deletes_the_old(cloud: Loca
     assert deleted["Status"] == "SUCCESS"
     assert deleted["PhysicalResourceId"] == created["PhysicalResourceId"]
     assert cfn.cleanup() == []
+
+
+def test_a_build_state_change_wakes_the_waits_on_that_project(cloud: LocalCloud) -> None:
+    # moto 5.2.5's CodeBuild reports every build SUCCEEDED (stop_build included), so a build
+    # failure cannot be played here; this checks the rule and the routing of the event.
+    cfn = cloud.cloudformation
+    assert cfn is not None
+    assert cloud.function is not None
+    logical = waiter_of(cloud, TEXT)
+    request = cfn.request(logical, "Create")
+    assert cloud.settle()
+    project = cfn.properties(logical)[names.PROP_CODEBUILD_PROJECT_NAME]
+    cloud.publish(codebuild_state_change("another-project", "FAILED"))
+    cloud.publish(codebuild_state_change(project, "IN_PROGRESS"))  # not an ended build
+    cloud.publish(codebuild_state_change(project, "SUCCEEDED"))
+    assert cloud.settle()
+    (woken,) = [i for i in cloud.function.finished() if i.source == "codebuild"]
+    looks = [f for _, f in woken.logs if f.get("event") == "attempt"]
+    assert [f["logicalResourceId"] for f in looks] == [logical]
+    assert cfn.response(request) is None  # still waiting for the image
