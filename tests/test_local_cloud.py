@@ -373,3 +373,24 @@ def test_a_build_state_change_wakes_the_waits_on_that_project(cloud: LocalCloud)
     looks = [f for _, f in woken.logs if f.get("event") == "attempt"]
     assert [f["logicalResourceId"] for f in looks] == [logical]
     assert cfn.response(request) is None  # still waiting for the image
+
+
+def test_the_functions_calls_can_go_through_a_proxy(cdk_out: Path, moto_server_url: str) -> None:
+    from tests.faultproxy import FaultProxy
+
+    with FaultProxy(moto_server_url) as proxy:
+        cloud, _ = make_cloud(cdk_out, moto_server_url, function_endpoint=proxy.url)
+        try:
+            cfn = cloud.cloudformation
+            assert cfn is not None
+            digest = cloud.push_image(TEXT, "latest")
+            assert cloud.settle()
+            seen = len(proxy.snapshot())  # the push event's invocation went through it
+            answer = cfn.wait_response(cfn.request(waiter_of(cloud, TEXT), "Create"), timeout=30)
+            assert answer["Data"]["ImageDigest"] == digest
+            assert cloud.settle()
+            operations = {event.operation for event in proxy.snapshot()[seen:]}
+            assert "DescribeImages" in operations
+            assert "PutItem" in operations
+        finally:
+            cloud.close()

@@ -75,6 +75,7 @@ class LocalCloud:
         plan: Plan = deliver_once,
         on_log: LogSink | None = None,
         function_timeout: float | None = None,
+        function_endpoint: str | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.account = account
@@ -86,6 +87,9 @@ class LocalCloud:
         self.on_log = on_log
         #: Overrides the template's Timeout (real seconds), e.g. to play a timed-out run.
         self.function_timeout = function_timeout
+        #: Where the function's own AWS calls go (e.g. a fault proxy in front of the server);
+        #: the local side's calls always go to ``endpoint``.
+        self.function_endpoint = function_endpoint or endpoint
         self.epoch = time.time()
         self._clients: dict[str, Any] = {}
         self.function: LocalFunction | None = None
@@ -145,7 +149,7 @@ class LocalCloud:
         memory = int(properties.get("MemorySize", 128))
         runtime_env = {
             **environment,
-            **aws_environment(self.endpoint, self.region),
+            **aws_environment(self.function_endpoint, self.region),
             "AWS_LAMBDA_FUNCTION_NAME": name,
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory),
             "AWS_EXECUTION_ENV": f"AWS_Lambda_{properties.get('Runtime', 'python3')}",
