@@ -1,8 +1,10 @@
 """`make demo` as a newcomer runs it: a real process, a real synth, the moto server over HTTP.
 
-The demo must end 0, show Lambda refusing the functions without the waiter, run the handler
-code from the synthesized asset directory, and give each function the URI of the digest the
-simulated build pushed, in under a minute.
+The demo must end 0 within a minute, show Lambda refusing the functions without the waiter,
+run the provider from the synthesized asset directory, end each first-deploy wait after its
+push with the digest the simulated build pushed, answer the second deploy with one invocation
+per waiter, and catch the lost push event with the sweep. With an image that never comes it
+ends 1 with the waiter's own reason.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ DEMO = ROOT / "examples" / "demo.py"
 #: The issue's figure: the demo finishes in under a minute.
 DEMO_SECONDS = 60
 STAMP = r"^\[\+\s*(?P<at>\d+\.\d)s\] "
+URI = r"\d{12}\.dkr\.ecr\.us-east-1\.amazonaws\.com/"
 
 
 def demo_env() -> dict[str, str]:
@@ -38,14 +41,10 @@ def demo_env() -> dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="module")
-def demo_run(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> tuple[subprocess.CompletedProcess[str], Path, float]:
-    outdir = tmp_path_factory.mktemp("demo") / "cdk.out"
+def run_demo(outdir: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], float]:
     started = time.monotonic()
     completed = subprocess.run(
-        [sys.executable, str(DEMO), "--outdir", str(outdir)],
+        [sys.executable, str(DEMO), "--outdir", str(outdir), *args],
         env=demo_env(),
         cwd=ROOT,
         capture_output=True,
@@ -53,10 +52,19 @@ def demo_run(
         timeout=120,
         check=False,
     )
-    return completed, outdir, time.monotonic() - started
+    return completed, time.monotonic() - started
 
 
-pytestmark = [pytest.mark.synth, pytest.mark.timeout(180)]
+@pytest.fixture(scope="module")
+def demo_run(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[subprocess.CompletedProcess[str], Path, float]:
+    outdir = tmp_path_factory.mktemp("demo") / "cdk.out"
+    completed, took = run_demo(outdir)
+    return completed, outdir, took
+
+
+pytestmark = [pytest.mark.synth, pytest.mark.timeout(300)]
 
 
 def test_demo_succeeds_within_a_minute(
@@ -67,6 +75,15 @@ def test_demo_succeeds_within_a_minute(
     assert completed.stderr.strip() == ""
     assert "Traceback" not in completed.stdout
     assert took < DEMO_SECONDS, f"the demo took {took:.1f} s"
+    assert completed.stdout.rstrip().splitlines()[-2].startswith("Done in")
+
+
+def test_no_response_url_is_printed(
+    demo_run: tuple[subprocess.CompletedProcess[str], Path, float],
+) -> None:
+    completed, _, _ = demo_run
+    for secret in ("Signature=", "X-Amz-Signature", "AWSAccessKeyId=", 'ResponseURL":'):
+        assert secret not in completed.stdout + completed.stderr
 
 
 def test_functions_get_the_pushed_digests(
@@ -79,8 +96,7 @@ def test_functions_get_the_pushed_digests(
     )
     pinned = dict(
         re.findall(
-            r"^\s+Code\.ImageUri = \d{12}\.dkr\.ecr\.us-east-1\.amazonaws\.com/"
-            r"(\S+)@(sha256:[0-9a-f]{64})$",
+            r"^\s+Code\.ImageUri = " + URI + r"(\S+)@(sha256:[0-9a-f]{64})$",
             out,
             flags=re.MULTILINE,
         )
@@ -113,7 +129,7 @@ def test_without_the_waiter_lambda_refuses_the_functions(
     assert max(refusals) <= first_push, out
 
 
-def test_handlers_come_from_the_synthesized_asset(
+def test_the_provider_runs_from_the_synthesized_asset(
     demo_run: tuple[subprocess.CompletedProcess[str], Path, float],
 ) -> None:
     completed, outdir, _ = demo_run
@@ -134,48 +150,69 @@ def test_handlers_come_from_the_synthesized_asset(
     assert ROOT / "src" not in loaded.parents
     # The asset stays as synthesized: nothing compiled into it.
     assert not list(asset.rglob("__pycache__"))
+    # The table and the three rules of the template were created.
+    assert re.search(r"^\S+\s+\S+\s+table\s+\S+Waits", completed.stdout, re.MULTILINE)
+    rules = re.findall(r"rule\s+(\w+): .*\((ENABLED|DISABLED)\)$", completed.stdout, re.MULTILINE)
+    assert {name for name, _ in rules} == {"CodeBuildEnded", "EcrPush", "Sweep"}
 
 
-def test_each_waiter_answers_after_its_push(
+def test_each_first_deploy_wait_ends_after_its_push(
     demo_run: tuple[subprocess.CompletedProcess[str], Path, float],
 ) -> None:
     completed, _, _ = demo_run
     out = completed.stdout
+    first = out.split("A second deploy")[0]
+    assert first.count("pending, stored in the wait table") == 2, out
+    assert first.count("not there yet (ImageNotFoundException)") >= 2, out
     pushes = {
         m["repo"]: float(m["at"])
-        for m in re.finditer(STAMP + r"build\s+pushed (?P<repo>\S+):latest", out, re.MULTILINE)
+        for m in re.finditer(STAMP + r"build\s+pushed (?P<repo>\S+):latest", first, re.MULTILINE)
     }
     found = {
         m["repo"]: float(m["at"])
         for m in re.finditer(
-            STAMP + r"\S+\s+is_complete: found it -> \S+?/(?P<repo>[^/@]+)@sha256:",
-            out,
+            STAMP + r"\s+\S+\s+\w[\w ]*: looked, found it -> " + URI + r"(?P<repo>[^@]+)@sha256:",
+            first,
             re.MULTILINE,
         )
     }
-    assert len(found) == 2, out
-    assert set(found) == set(pushes), out
+    assert set(found) == set(pushes) == {"text-generation", "practice-material"}, out
     for repo, at in found.items():
         assert at >= pushes[repo], out
-    assert out.count("is_complete: not yet") >= 2, out
-    assert out.count("CloudFormation gets SUCCESS") == 2, out
+    assert re.search(r"Create: SUCCESS", first), out
+    assert first.count("Create: SUCCESS") == 2, out
+    latencies = re.findall(r"^  (\w+): (\d+\.\d\d) s, answered on ", first, re.MULTILINE)
+    assert {name for name, _ in latencies} == {"TextGeneration", "PracticeMaterial"}, out
+
+
+def test_the_second_deploy_is_one_invocation_per_waiter(
+    demo_run: tuple[subprocess.CompletedProcess[str], Path, float],
+) -> None:
+    out = demo_run[0].stdout
+    second = out.split("A second deploy")[1].split("whose push event is lost")[0]
+    assert second.count("Update: SUCCESS") == 2, out
+    assert second.count(": 1 invocation, 1 answer") == 2, out
+
+
+def test_a_lost_push_event_is_caught_by_the_sweep(
+    demo_run: tuple[subprocess.CompletedProcess[str], Path, float],
+) -> None:
+    out = demo_run[0].stdout
+    last = out.split("whose push event is lost")[1]
+    assert "1 push event lost: nothing wakes the wait" in last, out
+    assert re.search(r"sweep: looked, found it -> " + URI + r"text-generation@sha256:", last), out
+    assert "TextGeneration Update: SUCCESS" in last, out
+    assert re.search(r"on the Lambda's clock", last), out
 
 
 @pytest.fixture(scope="module")
 def demo_without_second_push(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> subprocess.CompletedProcess[str]:
-    """The build pushes only the first image; the waiters' deadline is 4 s."""
+    """The build pushes only the first image; the waiters' deadline is 4 Lambda minutes."""
     outdir = tmp_path_factory.mktemp("demo-fail") / "cdk.out"
-    return subprocess.run(
-        [sys.executable, str(DEMO), "--outdir", str(outdir), "--push-after", "1", "--timeout", "4"],
-        env=demo_env(),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    completed, _ = run_demo(outdir, "--push-after", "1", "--timeout", "240")
+    return completed
 
 
 def test_a_missing_image_fails_the_demo_with_the_waiters_reason(
@@ -185,13 +222,13 @@ def test_a_missing_image_fails_the_demo_with_the_waiters_reason(
     out = completed.stdout
     assert completed.returncode == 1, out + completed.stderr
     assert "Traceback" not in out + completed.stderr
-    assert out.count("CloudFormation gets SUCCESS") == 1, out
-    failed = re.search(r"^\[.*CloudFormation gets FAILED after .*$", out, flags=re.MULTILINE)
+    assert out.count("Create: SUCCESS") == 1, out
+    failed = re.search(r"^\[.*TextGeneration Create: FAILED: .*$", out, flags=re.MULTILINE)
     assert failed, out
-    # The waiter's own reason, before the framework's bare "Operation timed out".
+    # The waiter's own reason, not CloudFormation giving up without one.
     assert re.search(
         r"timed out after \d+\.\d s waiting for image text-generation:latest", failed[0]
     ), out
-    assert "Operation timed out" not in out
+    assert "did not receive a response" not in out
     assert "TextGenerationFunction756C6D59: none: its waiter failed" in out
     assert out.rstrip().splitlines()[-1].startswith("FAILED after")

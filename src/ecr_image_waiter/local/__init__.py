@@ -1,7 +1,37 @@
-"""Local stand-ins for AWS machinery, used by the tests, the demo and the benchmarks."""
+"""The AWS side of a deployed provider, local: moto over HTTP plus Lambda, EventBridge and
+CloudFormation played around it (:mod:`.cloud`), for the demo, the tests and the benchmarks.
+"""
 
 from __future__ import annotations
 
-from ecr_image_waiter.local.framework import ProviderResult, make_request, run_custom_resource
+from ecr_image_waiter.local.cloud import LocalCloud, Provider, aws_environment
+from ecr_image_waiter.local.cloudformation import LocalCloudFormation, Request
+from ecr_image_waiter.local.eventbridge import (
+    LocalEventBridge,
+    Rule,
+    delay,
+    deliver_once,
+    duplicate,
+    lose,
+)
+from ecr_image_waiter.local.function import Invocation, LocalFunction, SourceStats
+from ecr_image_waiter.local.template import CloudAssembly, TemplateError
 
-__all__ = ["ProviderResult", "make_request", "run_custom_resource"]
+__all__ = [
+    "CloudAssembly",
+    "Invocation",
+    "LocalCloud",
+    "LocalCloudFormation",
+    "LocalEventBridge",
+    "LocalFunction",
+    "Provider",
+    "Request",
+    "Rule",
+    "SourceStats",
+    "TemplateError",
+    "aws_environment",
+    "delay",
+    "deliver_once",
+    "duplicate",
+    "lose",
+]
