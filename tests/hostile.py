@@ -84,6 +84,10 @@ class FakeEcr:
         self.digests: dict[str, str] = {}
         self.urls: dict[str, str] = {}
         self.errors: dict[str, tuple[str, str, int]] = {}
+        #: BatchGetImage answers ``failures[]`` with this (code, reason) for every digest.
+        self.batch_failure: tuple[str, str] | None = None
+        #: DescribeImages ``imageDetails[0]`` fields replaced by these.
+        self.detail: dict[str, Any] = {}
         self.calls: list[tuple[str, dict[str, Any]]] = []
         # ``endpoint``: a loopback one makes the engine take the local ECR's plain-HTTP
         # download URLs (nothing is ever sent there: every call is answered here).
@@ -125,9 +129,24 @@ class FakeEcr:
             }
             if media_type is not None:
                 detail["imageManifestMediaType"] = media_type
+            detail.update(self.detail)
             return self._json({"imageDetails": [detail]})
         if operation == "BatchGetImage":
             digest = params["imageIds"][0]["imageDigest"]
+            if self.batch_failure is not None:
+                code, reason = self.batch_failure
+                return self._json(
+                    {
+                        "images": [],
+                        "failures": [
+                            {
+                                "imageId": {"imageDigest": digest},
+                                "failureCode": code,
+                                "failureReason": reason,
+                            }
+                        ],
+                    }
+                )
             if digest not in self.images:
                 return self._json(
                     {
