@@ -186,9 +186,13 @@ MEDIA_TYPE_REMEDY = (
     "push the image as a Docker v2 schema 2 or OCI image manifest (`docker push` and "
     "`docker buildx build --push` do)"
 )
-SIGNATURE_REMEDY = (
+COSIGN_REMEDY = (
     "a signature is stored next to the image it signs (cosign tags it sha256-<digest>.sig): "
     "point the waiter at the image's own tag or digest"
+)
+SIGNATURE_REMEDY = (
+    "a signature is stored next to the image it signs, as a referrer of it: point the waiter "
+    "at the image's own tag or digest"
 )
 SOCI_REMEDY = (
     "a SOCI index only helps to lazy-load the image it indexes: point the waiter at that image"
@@ -210,14 +214,14 @@ REPUSH_REMEDY = "push the image again"
 #: ``application/vnd.cncf.helm.config.v1+json``), in-toto attestations as buildx stores them
 #: (buildx docs, "Attestation storage": ``application/vnd.in-toto+json``).
 ARTIFACT_KINDS: tuple[tuple[str, str, str], ...] = (
-    ("application/vnd.dev.cosign.", "cosign signature", SIGNATURE_REMEDY),
-    ("application/vnd.cncf.notary.", "Notation signature", SIGNATURE_REMEDY),
-    ("application/vnd.amazon.soci.", "SOCI index", SOCI_REMEDY),
-    ("application/spdx", "SPDX SBOM", SBOM_REMEDY),
-    ("text/spdx", "SPDX SBOM", SBOM_REMEDY),
-    ("application/vnd.cyclonedx", "CycloneDX SBOM", SBOM_REMEDY),
-    ("application/vnd.syft", "Syft SBOM", SBOM_REMEDY),
-    ("application/vnd.cncf.helm.", "Helm chart", HELM_REMEDY),
+    ("application/vnd.dev.cosign.", "a cosign signature", COSIGN_REMEDY),
+    ("application/vnd.cncf.notary.", "a Notation signature", SIGNATURE_REMEDY),
+    ("application/vnd.amazon.soci.", "a SOCI index", SOCI_REMEDY),
+    ("application/spdx", "an SPDX SBOM", SBOM_REMEDY),
+    ("text/spdx", "an SPDX SBOM", SBOM_REMEDY),
+    ("application/vnd.cyclonedx", "a CycloneDX SBOM", SBOM_REMEDY),
+    ("application/vnd.syft", "a Syft SBOM", SBOM_REMEDY),
+    ("application/vnd.cncf.helm.", "a Helm chart", HELM_REMEDY),
 )
 IN_TOTO = "application/vnd.in-toto+json"
 
@@ -371,11 +375,11 @@ class LambdaImageInspector:
             return chosen
         notes = []
         if attestations:
-            notes.append(f"{attestations} attestations skipped")
+            notes.append(_count(attestations, "attestation") + " skipped")
         if artifacts:
-            notes.append(f"{sum(1 for _ in artifacts)} artifact types skipped")
+            notes.append(_count(len(artifacts), "artifact type") + " skipped")
         if unreadable:
-            notes.append(f"{unreadable} unreadable entries")
+            notes.append(_count(unreadable, "unreadable entry", "unreadable entries"))
         note = f" ({'; '.join(notes)})" if notes else ""
         if not platforms and artifacts:
             return _never(
@@ -481,7 +485,7 @@ class LambdaImageInspector:
             return _never(
                 "UnsupportedMediaType",
                 f"manifest {digest} has media type {media_type}"
-                f"{f' (a {what[0]})' if what else ''}, which Lambda does not take "
+                f"{f' ({what[0]})' if what else ''}, which Lambda does not take "
                 f"(it takes {DOCKER_MANIFEST_V2} and {OCI_MANIFEST})",
                 what[1] if what else MEDIA_TYPE_REMEDY,
             )
@@ -539,13 +543,13 @@ class LambdaImageInspector:
     ) -> Observation:
         if kind is None and IN_TOTO in layer_types:
             # A buildx attestation manifest pushed under a tag: buildx's own advice fits.
-            kind = ("buildx attestation", self.buildx_remedy)
+            kind = ("a buildx attestation", self.buildx_remedy)
         if layer:
             text = f"manifest {digest} has a layer of type {what}, not an image layer"
         else:
             text = f"manifest {digest} is an artifact of type {what}, not a container image"
         if kind is not None:
-            text += f" (a {kind[0]})"
+            text += f" ({kind[0]})"
         elif layer:
             text += " (an artifact, not a container image)"
         return _never("NotAnImage", text, kind[1] if kind else ARTIFACT_REMEDY)
@@ -557,6 +561,10 @@ def _artifact_kind(types: list[str]) -> tuple[str, str] | None:
             if media_type.startswith(prefix):
                 return what, remedy
     return None
+
+
+def _count(number: int, one: str, many: str = "") -> str:
+    return f"{number} {one}" if number == 1 else f"{number} {many or one + 's'}"
 
 
 def _index_kind(media_type: str) -> str:
