@@ -31,6 +31,10 @@ SUITES = [
     "tests/test_fuzz_cli.py",
     "tests/test_fuzz_properties.py",
     "tests/test_invariants_logs.py",
+    "tests/test_hostile_content.py",
+    "tests/test_hostile_reason.py",
+    "tests/test_config_download.py",
+    "tests/test_real_manifests.py",
 ]
 MIN_INPUTS = 5_000
 MIN_FAULTS = 1_000
@@ -164,6 +168,15 @@ This run {verdict} the bar: no wrong outcome, no false ready, no false timeout, 
   is valid; invalid ones break one rule each and must end in the specific error (exit 2 with
   one `ecr-image-waiter: error:` line, `InvalidReferenceError`, `InvalidPropertyError`
   naming the property), never another exception and never a success.
+- **Hostile content** (`tests/test_hostile_content.py`, `tests/test_hostile_reason.py`,
+  `tests/test_config_download.py`, `tests/test_real_manifests.py`): terminal escapes, a
+  forged line, C1 and bidi controls in every field a pusher or a server writes, through the
+  CLI, the engine's errors and the FAILED reason (none may come out); generated manifests and
+  indexes (hypothesis, derandomized) and odd JSON (deep nesting, wrong types, 28,000
+  children) that must never make the engine raise nor give READY for anything but a valid
+  digest of an image Lambda takes; config servers that trickle their headers, chunk sizes,
+  body or redirects (the download ends at its one bound); manifests in the shapes of real
+  public images, with Lambda's verdicts.
 
 Reproduce: `make reliability` (or `.venv/bin/python scripts/reliability.py --scale N`).
 """
