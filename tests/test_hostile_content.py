@@ -490,3 +490,50 @@ def test_safe_text_is_safe_bounded_and_idempotent(value: Any, limit: int) -> Non
     right = not unsafe(text) and "\n" not in text and len(text) <= limit
     right = right and safe_text(text, limit) == text
     assert TALLY.add("safe_text", ok=right), (value, text)
+
+
+@pytest.mark.parametrize("lambda_compatible", [True, False])
+def test_an_index_that_lists_itself_is_never_ready(lambda_compatible: bool) -> None:
+    # No true sha256 is a fixed point, but a registry's word is all the engine has.
+    ecr = FakeEcr()
+    digest = "sha256:" + "ab" * 32
+    entry = {
+        "mediaType": OCI_INDEX,
+        "digest": digest,
+        "platform": {"os": "linux", "architecture": "amd64"},
+    }
+    text = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [entry]})
+    ecr.images["v1"] = ecr.images[digest] = (text, OCI_INDEX)
+    ecr.digests["v1"] = digest
+    inspector = LambdaImageInspector(lambda_compatible=lambda_compatible)
+    observation = EcrLookup(ecr.client, inspector=inspector).look(
+        parse_reference(REF, region="us-east-1")
+    )
+    assert observation.verdict is Verdict.NEVER, observation.summary
+    assert "lists itself" in observation.message
+
+
+@pytest.mark.parametrize("lambda_compatible", [True, False])
+def test_an_index_naming_another_index_is_never_pinned_as_the_image(
+    lambda_compatible: bool,
+) -> None:
+    ecr = FakeEcr()
+    inner = ecr.put(
+        json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []}), OCI_INDEX
+    )
+    entry = {
+        "mediaType": OCI_INDEX,
+        "digest": inner,
+        "platform": {"os": "linux", "architecture": "amd64"},
+    }
+    ecr.put(
+        json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [entry]}),
+        OCI_INDEX,
+        tag="v1",
+    )
+    inspector = LambdaImageInspector(lambda_compatible=lambda_compatible)
+    observation = EcrLookup(ecr.client, inspector=inspector).look(
+        parse_reference(REF, region="us-east-1")
+    )
+    assert observation.verdict is Verdict.NEVER, observation.summary
+    assert observation.code == "UnsupportedMediaType"

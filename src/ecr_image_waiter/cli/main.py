@@ -252,7 +252,8 @@ def build_parser(stdout: TextIO, stderr: TextIO) -> ArgumentParser:
         "check",
         parents=[common],
         help="look once: is every IMAGE in ECR now?",
-        description="Look once for every IMAGE; exit 0 if all are there, 1 if one is not.",
+        description="Look once for every IMAGE; exit 0 if all are there, 1 if one is not. "
+        "With --lambda, an image whose architecture could not be verified is named on stderr.",
     )
     return parser
 

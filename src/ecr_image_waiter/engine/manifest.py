@@ -13,13 +13,18 @@ cannot mix two images) and decides:
   wanted architecture is chosen — ``x86_64`` is ``linux/amd64``, ``arm64`` is
   ``linux/arm64`` (variant ``v8`` or none). Attestation manifests (buildx provenance and
   SBOMs: platform ``unknown/unknown``, annotation ``vnd.docker.reference.type:
-  attestation-manifest``) are skipped; when several children match, the first in the index
-  wins, as ``docker pull`` does. The observation is READY with the child's digest as the
+  attestation-manifest``) and entries with an ``artifactType`` (a SOCI v2 index carries the
+  image's platform, signatures and SBOMs may too) are never candidates; when several
+  children match, the first in the index wins, as ``docker pull`` does (:meth:`choose`,
+  linear in the number of entries; a message lists at most :data:`MAX_LISTED` platforms and
+  says how many more). The observation is READY with the child's digest as the
   image digest (so ``image_uri`` pins the child), the index digest in ``index_digest``, the
   child's media type and the architecture. The child is then read by digest: a child not in
   the repository yet is NOT_YET (the index was pushed first). No matching child is NEVER
   (``NoMatchingPlatform``, Kind.UNUSABLE_IMAGE) listing the platforms the index has.
-  This happens with or without ``lambda_compatible``.
+  An index of artifacts only is NEVER (``NotAnImage``) saying so; an index that lists itself
+  as the image, or names another index as its child, is NEVER (``InvalidManifest``,
+  ``UnsupportedMediaType``). This happens with or without ``lambda_compatible``.
 * **Single manifest**: READY as DescribeImages found it. Without ``lambda_compatible`` its
   architecture is not looked for (``None``); with it, see *Architecture of a single-platform
   image* below.
@@ -27,10 +32,19 @@ cannot mix two images) and decides:
 With ``lambda_compatible`` (the default) the image Lambda would run — the single manifest,
 or the chosen child — must also be one Lambda takes: a Docker image manifest v2 schema 2 or
 an OCI image manifest (Lambda developer guide, container images; aws/aws-lambda-roadmap#82),
-with an image config and image layers. Anything else is NEVER naming the media type:
-``UnsupportedMediaType`` (schema 1, a nested index, an unknown type) or ``NotAnImage`` (an
-OCI artifact such as a Helm chart, a signature or an attestation: its config or layers are
-not image ones).
+with an image config, at least one layer and image layers only. Anything else is NEVER
+naming the media type: ``UnsupportedMediaType`` (schema 1, a nested index, an unknown type)
+or ``NotAnImage`` (an OCI artifact such as a Helm chart, a signature, a SOCI index, an SBOM
+or an attestation: its ``artifactType``, config or layers are not image ones; or no
+layers). The remedy fits what was found (:data:`ARTIFACT_KINDS`): buildx's
+``--provenance=false`` advice only for indexes and attestations; a schema 1 image is to be
+rebuilt, a signature, SOCI index or SBOM is to be replaced by the image it belongs to.
+
+Every document is parsed without raising (:func:`parse_document`; wrong types are treated
+as absent and named): invalid JSON, a nesting deeper than the parser's recursion limit or a
+field of the wrong type ends as ``InvalidManifest`` or another never-case with a clear
+message. Every string taken from a document is made safe (:mod:`engine.safe`) and every
+digest is checked against the sha256 pattern before it is used in a call or a message.
 
 An index itself is never handed to Lambda: Lambda rejects image indexes, including the one
 buildx (>= 0.10) pushes by default with provenance attestations ("The image manifest, config
@@ -53,11 +67,14 @@ has the same fields). The config is read by its digest (the manifest's ``config.
 with ECR's GetDownloadUrlForLayer, which "retrieves the pre-signed Amazon S3 download URL
 corresponding to an image layer" and works for the config blob as for any blob in the
 repository (ECR API Reference, GetDownloadUrlForLayer; IAM action
-``ecr:GetDownloadUrlForLayer`` on the repository), then a GET of that URL: HTTPS only (plain
-HTTP is taken only from a loopback address when ECR itself is a loopback endpoint, as a local
-ECR is), redirects only to such URLs, at most :data:`CONFIG_MAX_BYTES` (the read stops
-there), the body within :data:`CONFIG_TIMEOUT_SECONDS` of the request and no network wait
-longer than that, and the bytes must hash to the config digest. ``amd64`` (any variant:
+``ecr:GetDownloadUrlForLayer`` on the repository), then a GET of that URL
+(:mod:`engine.download`): HTTPS on port 443 to an ECR or S3 host of the client's partition,
+no IP literal (plain HTTP is taken only from a loopback address when ECR itself is a
+loopback endpoint, as a local ECR is), at most two redirects under the same rules, at most
+:data:`CONFIG_MAX_BYTES` (the read stops there), the whole exchange — connection, headers,
+chunk sizes, body, redirects — within one deadline of :data:`CONFIG_TIMEOUT_SECONDS`, and
+the bytes must hash to the config digest. A URL that breaks a rule is not fetched and the
+reason names the rule. ``amd64`` (any variant:
 an x86-64 level) is Lambda's ``x86_64``, ``arm64`` (variant ``v8`` or none) is ``arm64``, as
 for index children.
 
