@@ -199,7 +199,9 @@ Plan = Callable[[socket.socket, str], None]
 class RawServer:
     """Serves each connection with ``plans[path]`` (``send(sock, path)``); counts requests."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: Any = None) -> None:
+        #: A server-side ``ssl.SSLContext``: the server speaks HTTPS.
+        self.tls = tls
         self.plans: dict[str, Plan] = {}
         self.requests: list[str] = []
         self._sock = socket.socket()
@@ -211,7 +213,8 @@ class RawServer:
         threading.Thread(target=self._serve, daemon=True).start()
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}?X-Amz-Signature=SECRETSIGNATURE"
+        scheme = "https" if self.tls is not None else "http"
+        return f"{scheme}://127.0.0.1:{self.port}{path}?X-Amz-Signature=SECRETSIGNATURE"
 
     def _serve(self) -> None:
         while not self._stop.is_set():
@@ -225,6 +228,8 @@ class RawServer:
         with conn:
             try:
                 conn.settimeout(30)
+                if self.tls is not None:
+                    conn = self.tls.wrap_socket(conn, server_side=True)
                 data = b""
                 while b"\r\n\r\n" not in data and len(data) < 65536:
                     more = conn.recv(4096)
@@ -238,7 +243,7 @@ class RawServer:
                     conn.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
                     return
                 plan(conn, path)
-            except OSError:  # the client gave up, as a trickle test wants
+            except OSError:  # the client gave up (or refused the certificate)
                 return
 
     def close(self) -> None:
@@ -289,3 +294,47 @@ def chunked(body: bytes) -> tuple[bytes, bytes]:
 
 def redirect(location: str) -> bytes:
     return f"HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\n\r\n".encode()
+
+
+def self_signed(directory: Any) -> tuple[str, str]:
+    """(certificate file, key file) for 127.0.0.1 and localhost, made with ``cryptography``."""
+    import datetime
+    import ipaddress
+    from pathlib import Path
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file = Path(directory) / "cert.pem"
+    key_file = Path(directory) / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return str(cert_file), str(key_file)

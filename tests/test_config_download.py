@@ -30,6 +30,7 @@ from tests.hostile import (
     chunked,
     ok,
     redirect,
+    self_signed,
     sha,
     then_trickle,
     trickle,
@@ -228,3 +229,43 @@ def test_an_ip_url_from_ecr_is_never_fetched_and_the_reason_says_why(url: str) -
     assert "was not downloaded: the download URL" in reason
     assert "IP address" in reason or "is not HTTPS" in reason
     assert seconds < MARGIN  # refused before any connection
+
+
+# --- Over TLS: the deadline holds through the handshake and the encrypted reads ------------------
+
+
+@pytest.fixture
+def tls_server(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[RawServer]:
+    import ssl
+
+    pytest.importorskip("cryptography")
+    cert, key = self_signed(tmp_path)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    # ssl.create_default_context() loads OpenSSL's default paths, which SSL_CERT_FILE names.
+    monkeypatch.setenv("SSL_CERT_FILE", cert)
+    raw = RawServer(tls=context)
+    yield raw
+    raw.close()
+
+
+def test_a_config_over_https_is_read(tls_server: RawServer) -> None:
+    tls_server.plans["/config"] = at_once(b"".join(chunked(CONFIG)))
+    observation, _ = look(local_ecr(tls_server.url("/config")))
+    assert observation.image.architecture == "x86_64", observation.summary
+
+
+def test_a_certificate_not_trusted_is_unknown(tls_server: RawServer, monkeypatch: Any) -> None:
+    monkeypatch.setenv("SSL_CERT_FILE", "/nonexistent")
+    tls_server.plans["/config"] = at_once(ok(CONFIG))
+    observation, _ = look(local_ecr(tls_server.url("/config")))
+    assert observation.verdict is Verdict.READY
+    assert "SSLCertVerificationError" in observation.image.architecture_unknown
+
+
+def test_a_trickle_over_https_is_given_up_at_the_bound(tls_server: RawServer, bound: float) -> None:
+    tls_server.plans["/config"] = trickle(HEADERS, 0.05)
+    observation, seconds = look(local_ecr(tls_server.url("/config")))
+    print(f"trickle over TLS: look ended after {seconds:.2f} s (bound {bound} s)")
+    assert "no complete answer within" in observation.image.architecture_unknown
+    assert seconds < bound + MARGIN
