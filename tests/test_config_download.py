@@ -269,3 +269,22 @@ def test_a_trickle_over_https_is_given_up_at_the_bound(tls_server: RawServer, bo
     print(f"trickle over TLS: look ended after {seconds:.2f} s (bound {bound} s)")
     assert "no complete answer within" in observation.image.architecture_unknown
     assert seconds < bound + MARGIN
+
+
+@pytest.mark.parametrize("address", ["169.254.169.254", "127.0.0.1", "::ffff:169.254.169.254"])
+def test_an_s3_name_resolving_to_metadata_or_loopback_is_refused(
+    monkeypatch: pytest.MonkeyPatch, address: str
+) -> None:
+    import socket
+
+    from ecr_image_waiter.engine.download import Refused, download
+
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+
+    def resolve(host: str, port: int, *args: Any, **kwargs: Any) -> list[Any]:
+        return [(family, socket.SOCK_STREAM, 6, "", (address, port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    with pytest.raises(Refused) as info:
+        download("https://b.s3.us-east-1.amazonaws.com/x?sig", local=False, partition="aws")
+    assert "resolves to a loopback, link-local" in str(info.value)

@@ -257,6 +257,8 @@ def _forbidden_address(address: str) -> bool:
         ip = ipaddress.ip_address(address.split("%", 1)[0])
     except ValueError:
         return True
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped  # ::ffff:169.254.169.254 is the metadata service too
     return ip.is_loopback or ip.is_link_local or ip.is_unspecified or ip.is_multicast
 
 
