@@ -77,6 +77,7 @@ def aggregate(log: Path) -> dict[str, Any]:
     deletes = [x for x in lines if x["kind"] == "delete"]
     fuzz = [x for x in lines if x["kind"] == "fuzz"]
     log_checks = [x for x in lines if x["kind"] == "log-check"]
+    measured = {x["name"]: x for x in lines if x["kind"] == "figure"}
     faults: Counter[str] = Counter()
     by_surface: Counter[str] = Counter()
     for scenario in scenarios:
@@ -105,6 +106,7 @@ def aggregate(log: Path) -> dict[str, Any]:
         "log_checks": len(log_checks),
         "log_leaks": sum(c["leaked"] for c in log_checks),
         "requests": sum(s["requests"] for s in scenarios),
+        "measured": measured,
     }
 
 
@@ -128,6 +130,22 @@ def render(figures: dict[str, Any], *, scale: int, seconds: float, summary: str,
             f"{figures['log_leaks']:,} of {figures['log_checks']:,}",
         ),
     ]
+    measured = figures["measured"]
+    if "index_28000_ms" in measured:
+        rows.append(
+            (
+                "Index of 28,000 children: parse and choose, in process",
+                f"{measured['index_28000_ms']['value']:,.0f} ms (target 500 ms)",
+            )
+        )
+    if "trickle_wait_seconds" in measured:
+        figure = measured["trickle_wait_seconds"]
+        rows.append(
+            (
+                "`wait --timeout 2` against a config server trickling its headers",
+                f"{figure['value']:.2f} s (download bound {figure['bound']:g} s)",
+            )
+        )
     table = "\n".join(f"| {name} | {value} |" for name, value in rows)
     verdict = "meets" if ok else "does NOT meet"
     return f"""# Reliability report

@@ -22,6 +22,7 @@ from ecr_image_waiter.engine import EcrLookup, LambdaImageInspector, Verdict, pa
 from ecr_image_waiter.engine import manifest as manifest_module
 from ecr_image_waiter.engine.download import MAX_REDIRECTS, url_problem
 from tests.blobs import config_manifest, image_config
+from tests.faultproxy import record
 from tests.hostile import (
     FakeEcr,
     RawServer,
@@ -148,10 +149,11 @@ def test_wait_timeout_2_ends_within_2_s_and_one_look(server: RawServer, bound: f
     )
     seconds = time.monotonic() - start
     print(f"wait --timeout 2 against a trickling config server: {seconds:.2f} s")
+    record("figure", name="trickle_wait_seconds", value=round(seconds, 2), bound=bound)
     assert status == ExitStatus.OK, err.getvalue()
     assert seconds < 2 + bound + MARGIN
-    record = json.loads(out.getvalue())
-    assert "no complete answer within" in record["architectureUnknownReason"]
+    answer = json.loads(out.getvalue())
+    assert "no complete answer within" in answer["architectureUnknownReason"]
     assert_safe(out.getvalue(), err.getvalue())
 
 
