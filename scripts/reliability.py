@@ -31,6 +31,10 @@ SUITES = [
     "tests/test_fuzz_cli.py",
     "tests/test_fuzz_properties.py",
     "tests/test_invariants_logs.py",
+    "tests/test_hostile_content.py",
+    "tests/test_hostile_reason.py",
+    "tests/test_config_download.py",
+    "tests/test_real_manifests.py",
 ]
 MIN_INPUTS = 5_000
 MIN_FAULTS = 1_000
@@ -73,6 +77,7 @@ def aggregate(log: Path) -> dict[str, Any]:
     deletes = [x for x in lines if x["kind"] == "delete"]
     fuzz = [x for x in lines if x["kind"] == "fuzz"]
     log_checks = [x for x in lines if x["kind"] == "log-check"]
+    measured = {x["name"]: x for x in lines if x["kind"] == "figure"}
     faults: Counter[str] = Counter()
     by_surface: Counter[str] = Counter()
     for scenario in scenarios:
@@ -101,6 +106,7 @@ def aggregate(log: Path) -> dict[str, Any]:
         "log_checks": len(log_checks),
         "log_leaks": sum(c["leaked"] for c in log_checks),
         "requests": sum(s["requests"] for s in scenarios),
+        "measured": measured,
     }
 
 
@@ -124,6 +130,22 @@ def render(figures: dict[str, Any], *, scale: int, seconds: float, summary: str,
             f"{figures['log_leaks']:,} of {figures['log_checks']:,}",
         ),
     ]
+    measured = figures["measured"]
+    if "index_28000_ms" in measured:
+        rows.append(
+            (
+                "Index of 28,000 children: parse and choose, in process",
+                f"{measured['index_28000_ms']['value']:,.0f} ms (target 500 ms)",
+            )
+        )
+    if "trickle_wait_seconds" in measured:
+        figure = measured["trickle_wait_seconds"]
+        rows.append(
+            (
+                "`wait --timeout 2` against a config server trickling its headers",
+                f"{figure['value']:.2f} s (download bound {figure['bound']:g} s)",
+            )
+        )
     table = "\n".join(f"| {name} | {value} |" for name, value in rows)
     verdict = "meets" if ok else "does NOT meet"
     return f"""# Reliability report
@@ -164,6 +186,15 @@ This run {verdict} the bar: no wrong outcome, no false ready, no false timeout, 
   is valid; invalid ones break one rule each and must end in the specific error (exit 2 with
   one `ecr-image-waiter: error:` line, `InvalidReferenceError`, `InvalidPropertyError`
   naming the property), never another exception and never a success.
+- **Hostile content** (`tests/test_hostile_content.py`, `tests/test_hostile_reason.py`,
+  `tests/test_config_download.py`, `tests/test_real_manifests.py`): terminal escapes, a
+  forged line, C1 and bidi controls in every field a pusher or a server writes, through the
+  CLI, the engine's errors and the FAILED reason (none may come out); generated manifests and
+  indexes (hypothesis, derandomized) and odd JSON (deep nesting, wrong types, 28,000
+  children) that must never make the engine raise nor give READY for anything but a valid
+  digest of an image Lambda takes; config servers that trickle their headers, chunk sizes,
+  body or redirects (the download ends at its one bound); manifests in the shapes of real
+  public images, with Lambda's verdicts.
 
 Reproduce: `make reliability` (or `.venv/bin/python scripts/reliability.py --scale N`).
 """

@@ -271,7 +271,9 @@ def test_plain_http_url_from_a_remote_ecr_is_not_fetched(
     arrange(moto_ecr, blob_server, ecr_blob_urls, AMD64)
     observation = look("arm64")
     assert observation.verdict is Verdict.READY
-    assert "no usable download URL" in observation.image.architecture_unknown
+    assert "was not downloaded: the download URL is not HTTPS" in (
+        observation.image.architecture_unknown
+    )
     assert blob_server.requests == []
     assert_no_url(observation)
 

@@ -20,7 +20,9 @@ with image config and layers); anything else exits 3 naming the media type and t
 (``docker buildx build --provenance=false`` or ``BUILDX_NO_DEFAULT_ATTESTATIONS=1``). A
 single-platform image's config is read for its architecture: another one than
 ``--architecture`` exits 3 naming both; a config that cannot be read leaves the architecture
-unknown (the progress line and ``--json``'s ``architectureUnknownReason`` say why).
+unknown (``wait``'s progress line, a ``check`` warning on stderr —
+``ecr-image-waiter: warning: IMAGE: architecture not verified: <why>`` — and ``--json``'s
+``architectureUnknownReason`` say why).
 
 ``--codebuild-project NAME`` / ``--pipeline NAME``: while an image is not there, the newest
 build or pipeline execution that started or ended since the command began is watched; if it
@@ -250,7 +252,8 @@ def build_parser(stdout: TextIO, stderr: TextIO) -> ArgumentParser:
         "check",
         parents=[common],
         help="look once: is every IMAGE in ECR now?",
-        description="Look once for every IMAGE; exit 0 if all are there, 1 if one is not.",
+        description="Look once for every IMAGE; exit 0 if all are there, 1 if one is not. "
+        "With --lambda, an image whose architecture could not be verified is named on stderr.",
     )
     return parser
 
@@ -288,6 +291,7 @@ def program(args: argparse.Namespace, ctx: Context) -> ExitStatus:
     ]
     if args.command == "check":
         results = _check_all(refs, checks, ctx.clock)
+        _warn_unverified(args.images, results, ctx.stderr)
     else:
         policy = WaitPolicy(timeout=args.timeout, interval=args.interval)
         results = _wait_all(args, refs, checks, policy, ctx)
@@ -306,6 +310,17 @@ def program(args: argparse.Namespace, ctx: Context) -> ExitStatus:
 
 
 Check = Callable[[], Observation]
+
+
+def _warn_unverified(labels: Sequence[str], results: Sequence[WaitResult], stream: TextIO) -> None:
+    """``check`` has no progress line: say on stderr which image's architecture was looked for
+    and could not be read, and why (as ``wait``'s progress line does), so that exit 0 is not
+    taken for a checked architecture."""
+    for label, result in zip(labels, results, strict=True):
+        reason = result.image.architecture_unknown
+        if reason:
+            stream.write(f"{PROG}: warning: {label}: architecture not verified: {reason}\n")
+    stream.flush()
 
 
 def _lookup_for(args: argparse.Namespace) -> LookupFactory:

@@ -8,6 +8,13 @@ from typing import Any
 
 from ecr_image_waiter.engine.classify import Kind, Verdict
 from ecr_image_waiter.engine.reference import registry_host
+from ecr_image_waiter.engine.safe import safe_text
+
+#: Caps on the text an observation or image carries (server text is already cut where it
+#: entered; these only keep a whole message bounded).
+CODE_CHARS = 100
+MESSAGE_CHARS = 2000
+NOTE_CHARS = 1000
 
 
 @dataclass(frozen=True)
@@ -28,6 +35,15 @@ class ResolvedImage:
     #: Why ``architecture`` is None although it was looked for: the image config of a
     #: single-platform image could not be read (see engine.manifest). None otherwise.
     architecture_unknown: str | None = None
+
+    def __post_init__(self) -> None:
+        # Every text field may hold server text: made safe here too, whoever built it.
+        if self.media_type is not None:
+            object.__setattr__(self, "media_type", safe_text(self.media_type, CODE_CHARS))
+        if self.architecture_unknown is not None:
+            object.__setattr__(
+                self, "architecture_unknown", safe_text(self.architecture_unknown, NOTE_CHARS)
+            )
 
     @property
     def registry(self) -> str:
@@ -78,6 +94,21 @@ class Observation:
     #: For access denied: the IAM action that was refused, such as ``ecr:DescribeImages``.
     action: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # The one place every look's text passes: whatever a server wrote into a code, a
+        # message or a build id is escaped and bounded before any front end shows it
+        # (engine.safe). Idempotent: text made safe where it entered stays as it is.
+        object.__setattr__(self, "code", safe_text(self.code, CODE_CHARS))
+        object.__setattr__(self, "message", safe_text(self.message, MESSAGE_CHARS))
+        object.__setattr__(self, "remedy", safe_text(self.remedy, NOTE_CHARS))
+        if self.action is not None:
+            object.__setattr__(self, "action", safe_text(self.action, CODE_CHARS))
+        object.__setattr__(
+            self,
+            "extra",
+            {safe_text(k, CODE_CHARS): safe_text(v, NOTE_CHARS) for k, v in self.extra.items()},
+        )
 
     @property
     def summary(self) -> str:

@@ -7,12 +7,15 @@ with botocore's ``standard`` retry mode handling throttling and 5xx answers.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ecr_image_waiter.engine.classify import Kind, Verdict, classify
 from ecr_image_waiter.engine.image import Observation, ResolvedImage
 from ecr_image_waiter.engine.reference import ImageReference
+from ecr_image_waiter.engine.safe import safe_text, valid_digest
 
 if TYPE_CHECKING:
     from mypy_boto3_ecr import ECRClient
@@ -127,17 +130,27 @@ class EcrLookup:
         if not details:
             return self._observation("ImageNotFoundException", "DescribeImages returned no image")
         detail = details[0]
-        digest = detail.get("imageDigest")
-        if not digest:
+        if not isinstance(detail, dict) or not detail.get("imageDigest"):
             return self._observation("ImageNotFoundException", "DescribeImages gave no digest")
+        digest = valid_digest(detail.get("imageDigest"))
+        if digest is None:
+            # Never put into a URI, a call or the READY line (engine.safe).
+            return self._observation(
+                "InvalidDigest",
+                f"DescribeImages gave the digest {safe_text(detail.get('imageDigest'), 80)}, "
+                "which is not sha256:<64 hex digits>",
+            )
+        registry = detail.get("registryId")
+        if not isinstance(registry, str) or not _ACCOUNT_RE.fullmatch(registry):
+            registry = None
         image = ResolvedImage(
             repository=ref.repository,
             tag=ref.tag,
             digest=digest,
-            registry_id=detail.get("registryId") or ref.registry_id or _account_of(client),
+            registry_id=registry or ref.registry_id or _account_of(client),
             region=client.meta.region_name,
-            media_type=detail.get("imageManifestMediaType"),
-            pushed_at=detail.get("imagePushedAt"),
+            media_type=_text_or_none(detail.get("imageManifestMediaType")),
+            pushed_at=_time_or_none(detail.get("imagePushedAt")),
         )
         if self.inspector is not None:
             return self.inspector(client, ref, image)
@@ -171,12 +184,23 @@ def classified(
 def from_client_error(error: Any, action: str, *, wait_for_repository: bool = False) -> Observation:
     """A botocore ``ClientError`` from calling ``action``, classified by its code and status."""
     err = error.response.get("Error", {})
-    code = str(err.get("Code") or "Unknown")
-    message = str(err.get("Message") or error)
+    code = safe_text(err.get("Code") or "Unknown", 100)
+    message = safe_text(err.get("Message") or str(error), 500)
     status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
     return classified(
         code, message, status=status, action=action, wait_for_repository=wait_for_repository
     )
+
+
+_ACCOUNT_RE = re.compile(r"\d{12}")
+
+
+def _text_or_none(value: Any) -> str | None:
+    return safe_text(value, 200) if isinstance(value, str) and value else None
+
+
+def _time_or_none(value: Any) -> datetime | None:
+    return value if isinstance(value, datetime) else None
 
 
 def _account_of(client: Any) -> str:

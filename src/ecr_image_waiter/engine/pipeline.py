@@ -66,6 +66,7 @@ from typing import Any
 from ecr_image_waiter.engine.classify import Kind, Verdict, classify
 from ecr_image_waiter.engine.image import Observation
 from ecr_image_waiter.engine.reference import ImageReference
+from ecr_image_waiter.engine.safe import safe_text
 from ecr_image_waiter.errors import AccessDeniedError, InvalidInputError, PipelineFailedError
 
 #: Tolerated difference between the waiter's clock and AWS's, in seconds.
@@ -75,6 +76,8 @@ RECENT_RUNS = 5
 #: Longest excerpt of a build or action error kept in a message (CloudFormation caps the
 #: whole response at 4096 bytes).
 DETAIL_MAX_CHARS = 300
+#: Longest build or execution id kept (a CodeBuild build id is ``<project>:<uuid>``).
+ID_MAX_CHARS = 300
 
 CODEBUILD_FAILED = frozenset({"FAILED", "FAULT", "TIMED_OUT", "STOPPED"})
 CODEBUILD_RUNNING = frozenset({"IN_PROGRESS"})
@@ -226,11 +229,13 @@ class PipelineWatch:
             return got
         runs = []
         for build in got.get("builds") or []:
-            status = str(build.get("buildStatus") or "")
+            if not isinstance(build, dict):
+                continue
+            status = safe_text(build.get("buildStatus") or "", 40)
             runs.append(
                 Run(
                     "CodeBuild build",
-                    str(build.get("id")),
+                    safe_text(build.get("id"), ID_MAX_CHARS),
                     status,
                     build.get("startTime"),
                     build.get("endTime"),
@@ -254,9 +259,11 @@ class PipelineWatch:
             return call
         runs = []
         for summary in call.get("pipelineExecutionSummaries") or []:
-            status = str(summary.get("status") or "")
+            if not isinstance(summary, dict):
+                continue
+            status = safe_text(summary.get("status") or "", 40)
             running = status in CODEPIPELINE_RUNNING
-            run_id = str(summary.get("pipelineExecutionId"))
+            run_id = safe_text(summary.get("pipelineExecutionId"), ID_MAX_CHARS)
             runs.append(
                 Run(
                     "CodePipeline execution",
@@ -273,14 +280,19 @@ class PipelineWatch:
 
     def _build_failed(self, run: Run) -> Observation:
         where = ""
-        for phase in run.detail.get("phases") or []:
+        phases = run.detail.get("phases")
+        for phase in phases if isinstance(phases, list) else []:
+            if not isinstance(phase, dict):
+                continue
             if str(phase.get("phaseStatus") or "") in CODEBUILD_FAILED:
-                where = f" in phase {phase.get('phaseType')}"
-                contexts = [
-                    str(c.get("message") or c.get("statusCode") or "")
-                    for c in phase.get("contexts") or []
+                where = f" in phase {safe_text(phase.get('phaseType'), 60)}"
+                contexts = phase.get("contexts")
+                texts = [
+                    _clip(str(c.get("message") or c.get("statusCode") or ""))
+                    for c in (contexts if isinstance(contexts, list) else [])[:RECENT_RUNS]
+                    if isinstance(c, dict)
                 ]
-                detail = "; ".join(text for text in contexts if text)
+                detail = "; ".join(text for text in texts if text)
                 if detail:
                     where += f" ({_clip(detail)})"
                 break
@@ -302,13 +314,15 @@ class PipelineWatch:
             f"pipeline {name}",
         )
         if isinstance(got, dict):
-            for action in got.get("actionExecutionDetails") or []:
-                if action.get("status") == "Failed":
+            details = got.get("actionExecutionDetails")
+            for action in details if isinstance(details, list) else []:
+                if isinstance(action, dict) and action.get("status") == "Failed":
                     where = (
-                        f" in stage {action.get('stageName')}, action {action.get('actionName')}"
+                        f" in stage {safe_text(action.get('stageName'), 100)}, "
+                        f"action {safe_text(action.get('actionName'), 100)}"
                     )
-                    result = (action.get("output") or {}).get("executionResult") or {}
-                    detail = (result.get("errorDetails") or {}).get("message") or result.get(
+                    result = _object(_object(action.get("output")).get("executionResult"))
+                    detail = _object(result.get("errorDetails")).get("message") or result.get(
                         "externalExecutionSummary"
                     )
                     if detail:
@@ -336,15 +350,15 @@ class PipelineWatch:
             response: dict[str, Any] = call()
         except ClientError as error:
             err = error.response.get("Error", {})
-            code = str(err.get("Code") or "Unknown")
-            text = str(err.get("Message") or error)
+            code = safe_text(err.get("Code") or "Unknown", 100)
+            text = _clip(str(err.get("Message") or error))
             status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
         except (BotoConnectionError, HTTPClientError) as error:
             # Unreachable, reset or too slow after botocore's retries: transient, as for ECR
             # (engine.lookup), so a network blip never ends the wait.
-            code, text, status = "ConnectionError", str(error), None
+            code, text, status = "ConnectionError", _clip(str(error)), None
         except BotoCoreError as error:
-            code, text, status = type(error).__name__, str(error), None
+            code, text, status = type(error).__name__, _clip(str(error)), None
         else:
             return response
         rule = classify(code, status=status)
@@ -407,19 +421,19 @@ class PipelineWatch:
                 response = self.codepipeline().start_pipeline_execution(
                     name=self.pipeline_name, clientRequestToken=token
                 )
-                return str(response["pipelineExecutionId"])
+                return safe_text(response["pipelineExecutionId"], ID_MAX_CHARS)
             response = self.codebuild().start_build(
                 projectName=str(self.codebuild_project), idempotencyToken=token
             )
-            return str(response["build"]["id"])
+            return safe_text(response["build"]["id"], ID_MAX_CHARS)
         except ClientError as error:
             err = error.response.get("Error", {})
-            code = str(err.get("Code") or "Unknown")
-            text = str(err.get("Message") or error)
+            code = safe_text(err.get("Code") or "Unknown", 100)
+            text = _clip(str(err.get("Message") or error))
             status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
             cause: Exception = error
         except BotoCoreError as error:
-            code, text, status, cause = type(error).__name__, str(error), None, error
+            code, text, status, cause = type(error).__name__, _clip(str(error)), None, error
         rule = classify(code, status=status)
         common: dict[str, Any] = {
             "repository": ref.repository,
@@ -490,8 +504,12 @@ def _started(run: Run) -> str:
 
 
 def _clip(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= DETAIL_MAX_CHARS else text[: DETAIL_MAX_CHARS - 3] + "..."
+    """Build or action text, on one line, safe (engine.safe) and at most DETAIL_MAX_CHARS."""
+    return safe_text(" ".join(text[: DETAIL_MAX_CHARS * 4].split()), DETAIL_MAX_CHARS)
+
+
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _never(code: str, message: str, remedy: str, extra: dict[str, str]) -> Observation:
