@@ -36,6 +36,7 @@ from constructs import Construct, IConstruct
 
 from ecr_image_waiter import names
 from ecr_image_waiter.construct.asset import staged_asset_dir
+from ecr_image_waiter.engine.reference import validate_registry_id, validate_repository
 from ecr_image_waiter.errors import InvalidInputError
 
 #: Log retention of the provider's log groups unless the first caller asks otherwise.
@@ -199,6 +200,50 @@ class EcrImageWaiterProvider(Construct):
             self._grant(names.CODEPIPELINE_READ_ACTIONS, pipeline_arn, self.on_event_role)
             self._grant(names.CODEPIPELINE_TRIGGER_ACTIONS, pipeline_arn, self.on_event_role)
 
+    def allow_repositories(
+        self,
+        *,
+        names: Sequence[str] = (),
+        prefixes: Sequence[str] = (),
+        registry_id: str | None = None,
+    ) -> None:
+        """Let the provider wait for these repositories (exact names, or name prefixes): ECR
+        reads in IAM on ``arn:...:repository/<name>`` and ``arn:...:repository/<prefix>*``;
+        (in the event-driven provider, also the push-event rule).
+
+        For a provider that serves templates this app does not see (the standalone provider
+        stack): their waiters may name any of these repositories. Both functions get the
+        reads, since such a template may set ``TriggerBuildOnMissing`` (``on_event`` then
+        makes the first look). ``registry_id`` is the account owning the repositories
+        (default: the provider's). A prefix is the start of a repository name (``team/``,
+        ``app-``); an empty prefix, which would allow every repository, is refused.
+        """
+        stack = Stack.of(self)
+        if registry_id is not None and not isinstance(registry_id, str):
+            raise InvalidInputError(f"registry_id={registry_id!r} is not a string")
+        if registry_id is not None:
+            validate_registry_id(registry_id)
+        arns: list[str] = []
+        for name in names:
+            validate_repository(name)
+            arns.append(_ecr_repository_arn(stack, name, registry_id))
+        for prefix in prefixes:
+            if not isinstance(prefix, str) or prefix == "":
+                raise InvalidInputError(
+                    f"repository prefix {prefix!r} would allow every repository of the "
+                    "account: give the start of the names to allow, such as 'team/' or 'app-'"
+                )
+            try:
+                # A prefix is valid when some repository name starts with it.
+                validate_repository(prefix + "a")
+            except InvalidInputError as error:
+                raise InvalidInputError(
+                    f"repository prefix {prefix!r} starts no valid repository name: {error}"
+                ) from error
+            arns.append(_ecr_repository_arn(stack, prefix + "*", registry_id))
+        for arn in arns:
+            self.grant_repository_read(arn, on_event=True)
+
     def _grant(self, actions: Sequence[str], resource_arn: str, role: iam.IRole) -> None:
         stack = Stack.of(self)
         key = json.dumps(
@@ -299,3 +344,13 @@ class EcrImageWaiterProvider(Construct):
             log_group=log_group,
             description=description,
         )
+
+
+def _ecr_repository_arn(stack: Stack, resource_name: str, registry_id: str | None) -> str:
+    """``arn:<partition>:ecr:<region>:<account>:repository/<resource_name>``."""
+    return stack.format_arn(
+        service="ecr",
+        resource="repository",
+        resource_name=resource_name,
+        account=registry_id if registry_id is not None else stack.account,
+    )
