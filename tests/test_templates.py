@@ -270,17 +270,26 @@ def readme_blocks(language: str) -> list[str]:
 
 
 def _contained(snippet: str, text: str) -> bool:
-    """Every line of ``snippet`` (comments aside) appears in ``text``, in order."""
-    lines = [line.rstrip() for line in text.splitlines()]
-    position = 0
-    for wanted in snippet.rstrip().splitlines():
-        if not wanted.strip() or wanted.strip().startswith(("#", "//", "...")):
+    """Every line of ``snippet`` (blank lines aside) appears in ``text``, in order, with the
+    same indentation relative to the snippet's first line."""
+    lines = text.splitlines()
+    wanted = [line.rstrip() for line in snippet.rstrip().splitlines() if line.strip()]
+    if not wanted:
+        return False
+    for start, line in enumerate(lines):
+        if line.strip() != wanted[0].strip():
             continue
-        try:
-            position = lines.index(wanted.rstrip(), position) + 1
-        except ValueError:
-            return False
-    return True
+        shift = len(line) - len(line.lstrip()) - (len(wanted[0]) - len(wanted[0].lstrip()))
+        position = start
+        for want in wanted:
+            expected = " " * shift + want if shift >= 0 else want[-shift:]
+            try:
+                position = lines.index(expected, position) + 1
+            except ValueError:
+                break
+        else:
+            return True
+    return False
 
 
 def test_readme_yaml_snippets_are_in_the_example_templates() -> None:
@@ -297,3 +306,39 @@ def test_readme_typescript_snippet_is_in_the_typescript_example() -> None:
     source = (TYPESCRIPT / "lib" / "api-stack.ts").read_text()
     for block in blocks:
         assert _contained(block, source), block
+
+
+def test_readme_cli_snippets_parse() -> None:
+    """Each ``ecr-image-waiter`` command in the README's shell snippets is valid usage."""
+    import io
+    import shlex
+
+    from ecr_image_waiter.cli.main import build_parser
+
+    commands = []
+    for block in readme_blocks("sh"):
+        for line in block.splitlines():
+            inner = re.search(r"\$\((ecr-image-waiter [^)]*)\)", line)
+            text = inner.group(1) if inner else line.split("#", 1)[0]
+            if text.strip().startswith("ecr-image-waiter "):
+                commands.append(shlex.split(text)[1:])
+    assert any(argv[:2] == ["provider", "synth"] for argv in commands)
+    assert any(argv[0] == "wait" for argv in commands)
+    for argv in commands:
+        parser = build_parser(io.StringIO(), io.StringIO())
+        parser.parse_args(argv)  # raises SystemExit on bad usage
+
+
+@pytest.mark.synth
+def test_readme_python_service_token_snippet_runs() -> None:
+    from aws_cdk import App, Fn, Stack
+    from aws_cdk import aws_ecr as ecr
+
+    from ecr_image_waiter import EcrImageWaiter
+
+    (block,) = [b for b in readme_blocks("python") if "service_token=" in b]
+    stack = Stack(App(), "Api")
+    repo = ecr.Repository.from_repository_name(stack, "Repo", "text-generation")
+    scope = {"self": stack, "repo": repo, "EcrImageWaiter": EcrImageWaiter, "Fn": Fn}
+    exec(block, scope)  # noqa: S102  (the README's own snippet)
+    assert scope["waiter"].provider is None
