@@ -14,8 +14,9 @@ deployed in the account. What it does:
    waiters wait, and checks that each function is created with the pushed digest;
 3. deploys the CloudFormation example for a repository that does not exist, and for an image
    whose build fails: both must fail with their reason, within ``FAIL_FAST_SECONDS``;
-4. destroys every stack and repository it made (also after a failure or Ctrl-C): stacks
-   newest first, then the repositories, each deletion tolerating what is already gone.
+4. destroys every stack, repository and log group it made (also after a failure or Ctrl-C):
+   stacks newest first, then the repositories, then the log groups (the provider retains
+   its own when its stack is deleted), each deletion tolerating what is already gone.
 
 The pieces that need no account (the image push, the teardown, the provider synth) are
 tested against moto in ``tests/test_integ.py``.
@@ -189,10 +190,12 @@ def push_image(ecr: Any, repository: str, tag: str, image: Image) -> str:
 
 @dataclass
 class Made:
-    """Stacks and repositories made by one run, in creation order."""
+    """Stacks, repositories and log groups made by one run, in creation order. Log groups
+    that a stack retains on deletion (the provider keeps its logs) are added by teardown."""
 
     stacks: list[str] = field(default_factory=list)
     repositories: list[str] = field(default_factory=list)
+    log_groups: list[str] = field(default_factory=list)
 
     def stack(self, name: str) -> str:
         if name not in self.stacks:
@@ -204,15 +207,28 @@ class Made:
             self.repositories.append(name)
         return name
 
+    def log_group(self, name: str) -> str:
+        if name not in self.log_groups:
+            self.log_groups.append(name)
+        return name
 
-def teardown(made: Made, cloudformation: Any, ecr: Any, log: Callable[[str], None]) -> list[str]:
-    """Delete every stack (newest first, waiting for each) and then every repository (with
-    its images). Anything already gone is fine, so it can run twice; returns the errors."""
+
+def teardown(
+    made: Made, cloudformation: Any, ecr: Any, logs: Any, log: Callable[[str], None]
+) -> list[str]:
+    """Delete every stack (newest first, waiting for each), then every repository (with its
+    images), then the log groups: those made, and those the stacks held (a stack may retain
+    them). Anything already gone is fine, so it can run twice; returns the errors."""
     errors: list[str] = []
     for name in reversed(made.stacks):
         try:
             if not _stack_exists(cloudformation, name):
                 continue
+            for resource in cloudformation.describe_stack_resources(StackName=name)[
+                "StackResources"
+            ]:
+                if resource["ResourceType"] == "AWS::Logs::LogGroup":
+                    made.log_group(resource["PhysicalResourceId"])
             log(f"deleting stack {name}")
             cloudformation.delete_stack(StackName=name)
             cloudformation.get_waiter("stack_delete_complete").wait(
@@ -228,6 +244,14 @@ def teardown(made: Made, cloudformation: Any, ecr: Any, log: Callable[[str], Non
             pass
         except Exception as error:
             errors.append(f"repository {name}: {error}")
+    for name in made.log_groups:
+        try:
+            logs.delete_log_group(logGroupName=name)
+            log(f"deleted log group {name}")
+        except logs.exceptions.ResourceNotFoundException:
+            pass
+        except Exception as error:
+            errors.append(f"log group {name}: {error}")
     return errors
 
 
@@ -358,6 +382,7 @@ def run(names: Names, made: Made, session: Any, log: Callable[[str], None]) -> N
     )
     build_stack = made.stack(f"{names.stack_prefix}-FailingBuild")
     create_failing_build(cloudformation, build_stack, names.build_project)
+    made.log_group(f"/aws/codebuild/{names.build_project}")  # written by the build itself
     repository = made.repository(names.repository_prefix + "never-pushed")
     ecr.create_repository(repositoryName=repository)
     codebuild.start_build(projectName=names.build_project)
@@ -516,7 +541,13 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         log("all checks passed")
         status = 0
     finally:
-        errors = teardown(made, session.client("cloudformation"), session.client("ecr"), log)
+        errors = teardown(
+            made,
+            session.client("cloudformation"),
+            session.client("ecr"),
+            session.client("logs"),
+            log,
+        )
         for line in errors:
             log(f"teardown: {line}")
         if errors:

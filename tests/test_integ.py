@@ -34,6 +34,7 @@ def aws(aws_env: None) -> Iterator[dict[str, Any]]:
         yield {
             "ecr": boto3.client("ecr", region_name=REGION),
             "cloudformation": boto3.client("cloudformation", region_name=REGION),
+            "logs": boto3.client("logs", region_name=REGION),
         }
 
 
@@ -138,18 +139,33 @@ def test_push_uploads_blobs_in_parts_and_the_waiter_finds_the_digest(
 def test_teardown_deletes_what_the_run_made_newest_stack_first_and_runs_twice(
     aws: dict[str, Any],
 ) -> None:
-    ecr, cloudformation = aws["ecr"], aws["cloudformation"]
+    ecr, cloudformation, logs = aws["ecr"], aws["cloudformation"], aws["logs"]
     made = integ.Made()
-    template = json.dumps({"Resources": {"Topic": {"Type": "AWS::SNS::Topic", "Properties": {}}}})
+    template = json.dumps(
+        {
+            "Resources": {
+                "Topic": {"Type": "AWS::SNS::Topic", "Properties": {}},
+                # The provider retains its log groups when its stack is deleted.
+                "Logs": {
+                    "Type": "AWS::Logs::LogGroup",
+                    "DeletionPolicy": "Retain",
+                    "Properties": {"LogGroupName": "/integ/provider"},
+                },
+            }
+        }
+    )
     for name in ("EiwIntegabc-Provider", "EiwIntegabc-Api"):
-        cloudformation.create_stack(StackName=made.stack(name), TemplateBody=template)
+        body = template.replace("provider", name.lower())
+        cloudformation.create_stack(StackName=made.stack(name), TemplateBody=body)
+    logs.create_log_group(logGroupName=made.log_group("/aws/codebuild/eiw-integ-abc-failing"))
+    logs.create_log_group(logGroupName="/someone/elses")
     ecr.create_repository(repositoryName=made.repository("eiw-integ-abc/text-generation"))
     integ.push_image(ecr, "eiw-integ-abc/text-generation", "latest", integ.minimal_image())
     made.repository("eiw-integ-abc/never-created")
     ecr.create_repository(repositoryName="someone-elses")
     deleted: list[str] = []
 
-    errors = integ.teardown(made, cloudformation, ecr, deleted.append)
+    errors = integ.teardown(made, cloudformation, ecr, logs, deleted.append)
 
     assert errors == []
     assert deleted == [
@@ -157,14 +173,20 @@ def test_teardown_deletes_what_the_run_made_newest_stack_first_and_runs_twice(
         "deleting stack EiwIntegabc-Provider",
         "deleting repository eiw-integ-abc/text-generation",
         "deleting repository eiw-integ-abc/never-created",
+        "deleted log group /aws/codebuild/eiw-integ-abc-failing",
+        # Retained by their stacks, found in them before they were deleted.
+        "deleted log group /integ/eiwintegabc-api",
+        "deleted log group /integ/eiwintegabc-provider",
     ]
     left = cloudformation.list_stacks()["StackSummaries"]
     assert all(s["StackStatus"] == "DELETE_COMPLETE" for s in left)
     names = [r["repositoryName"] for r in ecr.describe_repositories()["repositories"]]
     assert names == ["someone-elses"]
+    groups = [g["logGroupName"] for g in logs.describe_log_groups()["logGroups"]]
+    assert groups == ["/someone/elses"]
     # Idempotent: a second teardown finds nothing to delete and reports no error.
     again: list[str] = []
-    assert integ.teardown(made, cloudformation, ecr, again.append) == []
+    assert integ.teardown(made, cloudformation, ecr, logs, again.append) == []
     assert all(line.startswith("deleting repository") for line in again)
 
 
@@ -179,7 +201,7 @@ def test_teardown_reports_an_error_and_still_deletes_the_rest(aws: dict[str, Any
 
     made = integ.Made(stacks=["EiwIntegabc-Api"], repositories=["eiw-integ-abc/a1"])
     ecr.create_repository(repositoryName="eiw-integ-abc/a1")
-    errors = integ.teardown(made, Broken(), ecr, lambda _line: None)
+    errors = integ.teardown(made, Broken(), ecr, aws["logs"], lambda _line: None)
     assert errors == ["stack EiwIntegabc-Api: throttled"]
     assert ecr.describe_repositories()["repositories"] == []
 
