@@ -32,6 +32,7 @@ from ecr_image_waiter.errors import InvalidInputError
 from tests.test_example import (
     as_list,
     cfn_lint,
+    needs_cdk_nag,
     policy_statements,
     resources_of,
     unexplained_lint,
@@ -196,6 +197,32 @@ def test_allow_start_grants_the_start_actions_on_those_builds_only(tmp_path: Pat
     reads = statements_with(template, names.ECR_DESCRIBE_ACTION)
     assert {arn_tail(s["Resource"]) for s in reads} == {":repository/app-*"}
     assert template["Outputs"]["ServiceToken"]["Export"] == {"Name": "Team:EcrImageWaiter"}
+
+
+@needs_cdk_nag
+@pytest.mark.parametrize("registry_id", [None, "210987654321"])
+def test_provider_stack_passes_cdk_nag_with_prefixes_acknowledged(
+    tmp_path: Path, registry_id: str | None
+) -> None:
+    from aws_cdk import Validations
+    from cdk_nag import AwsSolutionsChecks
+
+    app = App(outdir=str(tmp_path / "out"))
+    EcrImageWaiterProviderStack(
+        app,
+        "P",
+        env=ENV if registry_id else None,
+        repository_names=["text-generation"],
+        repository_prefixes=["team/", "app-"],
+        registry_id=registry_id,
+        codebuild_projects=["image-build"],
+        pipelines=["image-pipeline"],
+        allow_start=True,
+    )
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    app.synth()  # raises ValidationFailed on any unacknowledged finding
+    report = json.loads((tmp_path / "out" / "validation-report.json").read_text())
+    assert all(not plugin.get("violations") for plugin in report["pluginReports"])
 
 
 # --- refusals ---------------------------------------------------------------------------------
