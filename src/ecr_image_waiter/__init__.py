@@ -2,7 +2,7 @@
 
 * :mod:`ecr_image_waiter.engine`: the wait engine (standard library + boto3 only).
 * :mod:`ecr_image_waiter.cli`: the ``ecr-image-waiter`` command.
-* :mod:`ecr_image_waiter.custom_resource`: Lambda code for the CDK Provider framework.
+* :mod:`ecr_image_waiter.custom_resource`: Lambda code of the event-driven custom resource provider.
 * :mod:`ecr_image_waiter.construct`: the ``EcrImageWaiter`` CDK construct (needs the
   ``cdk`` extra). It is importable from here too, loaded only when asked for, so the Lambda
   code and the CLI never import aws_cdk.

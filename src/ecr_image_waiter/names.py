@@ -63,6 +63,13 @@ ALL_PROPERTIES: Final = frozenset(
     }
 )
 
+# --- The standalone provider stack (ecr-image-waiter provider synth) ---------------------
+
+#: The export holding the standalone provider's ServiceToken, by default.
+PROVIDER_EXPORT_NAME: Final = "EcrImageWaiterServiceToken"
+#: The standalone provider's stack name, by default.
+PROVIDER_STACK_NAME: Final = "EcrImageWaiterProvider"
+
 # --- Attributes returned in the response Data (Fn::GetAtt names) -------------------------
 
 ATTR_IMAGE_DIGEST: Final = "ImageDigest"

@@ -31,6 +31,12 @@ failed phase or stage.
 
 ``--traceback`` shows the traceback instead of the one-line message.
 
+``provider synth -o DIR`` writes the standalone provider stack (the CloudFormation template
+whose output exports the ServiceToken, and its Lambda asset) as a cloud assembly, deployable
+with ``cdk deploy --app DIR``, plus ``DIR/package-template.json`` for ``aws cloudformation
+package`` + ``deploy``. It needs the ``cdk`` extra (aws-cdk-lib and constructs, imported only
+by this subcommand) and Node.js; without the extra it exits 2 saying how to install it.
+
 Durations: ``--timeout 0`` means one check and no waiting; the interval must be above 0.
 Region: a full ECR image URI names its own region. For a short reference the region is
 ``--region``, else ``AWS_REGION`` / ``AWS_DEFAULT_REGION``, else the region of the AWS profile;
@@ -52,6 +58,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import IntEnum
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO, TypeVar
 
 from ecr_image_waiter import __version__
@@ -92,6 +99,8 @@ from ecr_image_waiter.names import (
     ARCHITECTURES,
     DEFAULT_CLI_INTERVAL_SECONDS,
     DEFAULT_CLI_TIMEOUT_SECONDS,
+    PROVIDER_EXPORT_NAME,
+    PROVIDER_STACK_NAME,
 )
 
 if TYPE_CHECKING:
@@ -255,7 +264,86 @@ def build_parser(stdout: TextIO, stderr: TextIO) -> ArgumentParser:
         description="Look once for every IMAGE; exit 0 if all are there, 1 if one is not. "
         "With --lambda, an image whose architecture could not be verified is named on stderr.",
     )
+    _add_provider_commands(commands)
     return parser
+
+
+CDK_EXTRA_REMEDY = "pip install 'ecr-image-waiter[cdk]'"
+
+
+def _add_provider_commands(commands: Any) -> None:
+    provider = commands.add_parser(
+        "provider",
+        help="the standalone provider stack, for templates outside a Python CDK app",
+        description="The standalone provider: one stack per account and region whose "
+        "exported ServiceToken any template's Custom::EcrImageWaiter uses.",
+    )
+    actions = provider.add_subparsers(dest="provider_command", metavar="ACTION", required=True)
+    synth = actions.add_parser(
+        "synth",
+        help="write the provider's template and asset into DIR",
+        description="Write the provider stack as a cloud assembly into DIR (deploy with "
+        "'cdk deploy --app DIR'), plus DIR/package-template.json for "
+        "'aws cloudformation package' + 'deploy'. Needs the cdk extra "
+        f"({CDK_EXTRA_REMEDY}) and Node.js.",
+    )
+    synth.add_argument("-o", "--output", metavar="DIR", required=True, help="output folder")
+    synth.add_argument(
+        "--repository",
+        metavar="NAME",
+        action="append",
+        default=[],
+        help="a repository the provider may read (repeatable)",
+    )
+    synth.add_argument(
+        "--repository-prefix",
+        metavar="PREFIX",
+        action="append",
+        default=[],
+        help="every repository whose name starts with PREFIX, such as team/ (repeatable)",
+    )
+    synth.add_argument(
+        "--registry-id", help="12-digit account owning the repositories (default: the stack's)"
+    )
+    synth.add_argument(
+        "--export-name",
+        default=PROVIDER_EXPORT_NAME,
+        metavar="NAME",
+        help=f"the export holding the ServiceToken (default {PROVIDER_EXPORT_NAME})",
+    )
+    synth.add_argument(
+        "--stack-name",
+        default=PROVIDER_STACK_NAME,
+        metavar="NAME",
+        help=f"the CloudFormation stack name (default {PROVIDER_STACK_NAME})",
+    )
+    synth.add_argument(
+        "--log-retention-days",
+        type=int,
+        metavar="D",
+        help="retention of the provider's log groups, in days (default 7)",
+    )
+    synth.add_argument(
+        "--codebuild-project",
+        metavar="NAME",
+        action="append",
+        default=[],
+        help="a CodeBuild project whose builds waiters may follow (repeatable)",
+    )
+    synth.add_argument(
+        "--pipeline",
+        metavar="NAME",
+        action="append",
+        default=[],
+        help="a pipeline whose executions waiters may follow (repeatable)",
+    )
+    synth.add_argument(
+        "--allow-start",
+        action="store_true",
+        help="also let the provider start those projects and pipelines (TriggerBuildOnMissing)",
+    )
+    synth.add_argument("--quiet", "-q", action="store_true", help="no deploy hints on stderr")
+    synth.add_argument("--traceback", action="store_true", help="show the traceback of an error")
 
 
 # --- The program (no error handling here) ---------------------------------------------------
@@ -281,6 +369,8 @@ class WaitFailures(EcrImageWaiterError):
 
 
 def program(args: argparse.Namespace, ctx: Context) -> ExitStatus:
+    if args.command == "provider":
+        return provider_synth(args, ctx)
     refs = resolve_references(args, ctx.env)
     since = datetime.now(UTC)  # runs that ended before this are not the ones to watch
     watches = [(ctx.watch_factory or _watch_for(args))(ref) for ref in refs]
@@ -321,6 +411,50 @@ def _warn_unverified(labels: Sequence[str], results: Sequence[WaitResult], strea
         if reason:
             stream.write(f"{PROG}: warning: {label}: architecture not verified: {reason}\n")
     stream.flush()
+
+
+def provider_synth(args: argparse.Namespace, ctx: Context) -> ExitStatus:
+    """``provider synth``: synthesize the standalone provider stack into ``--output``."""
+    try:
+        import aws_cdk  # noqa: F401  (only to say early and plainly that the extra is missing)
+        import constructs  # noqa: F401
+    except ImportError as error:
+        raise InvalidInputError(
+            f"provider synth needs the CDK libraries (aws-cdk-lib, constructs), which cannot "
+            f"be imported ({error}): install them with {CDK_EXTRA_REMEDY}"
+        ) from error
+    from ecr_image_waiter.construct.standalone import retention_days, synth_provider
+
+    result = synth_provider(
+        Path(args.output),
+        stack_name=args.stack_name,
+        repository_names=args.repository,
+        repository_prefixes=args.repository_prefix,
+        registry_id=args.registry_id,
+        export_name=args.export_name,
+        log_retention=None
+        if args.log_retention_days is None
+        else retention_days(args.log_retention_days),
+        codebuild_projects=args.codebuild_project,
+        pipelines=args.pipeline,
+        allow_start=args.allow_start,
+    )
+    ctx.stdout.write(f"{result.template}\n{result.package_template}\n")
+    ctx.stdout.flush()
+    if not args.quiet:
+        out = result.assembly
+        ctx.stderr.write(
+            f"{PROG}: wrote stack {result.stack_name} into {out}; deploy it with\n"
+            f"  cdk deploy --app {out}\n"
+            "or, without the CDK CLI,\n"
+            f"  aws cloudformation package --template-file {result.package_template} "
+            "--s3-bucket BUCKET --output-template-file provider.packaged.json\n"
+            "  aws cloudformation deploy --template-file provider.packaged.json "
+            f"--stack-name {result.stack_name} --capabilities CAPABILITY_IAM\n"
+            f"Templates then use ServiceToken: !ImportValue {result.export_name}\n"
+        )
+        ctx.stderr.flush()
+    return ExitStatus.OK
 
 
 def _lookup_for(args: argparse.Namespace) -> LookupFactory:

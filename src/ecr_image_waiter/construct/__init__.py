@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ecr_image_waiter.construct.forward import EcrPushForwarder
 from ecr_image_waiter.construct.provider import DEFAULT_LOG_RETENTION, EcrImageWaiterProvider
+from ecr_image_waiter.construct.standalone import EcrImageWaiterProviderStack
 from ecr_image_waiter.construct.waiter import DEFAULT_TIMEOUT, EcrImageWaiter
 
 __all__ = [
@@ -13,4 +14,5 @@ __all__ = [
     "EcrImageWaiter",
     "EcrImageWaiterProvider",
     "EcrPushForwarder",
+    "EcrImageWaiterProviderStack",
 ]

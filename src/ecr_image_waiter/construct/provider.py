@@ -27,6 +27,7 @@ from constructs import Construct
 
 from ecr_image_waiter import names
 from ecr_image_waiter.construct.asset import staged_asset_dir
+from ecr_image_waiter.engine.reference import validate_registry_id, validate_repository
 from ecr_image_waiter.errors import InvalidInputError
 
 #: Log retention of the provider's log group unless the first caller asks otherwise.
@@ -210,23 +211,37 @@ class EcrImageWaiterProvider(Construct):
         prefixes: Sequence[str] = (),
         registry_id: str | None = None,
     ) -> None:
-        """Let the provider wait for these repositories (exact names, or name prefixes), for
-        templates that use the resource without the construct: ECR reads on
-        ``repository/<name>`` and ``repository/<prefix>*``, and their pushes in the rule."""
+        """Let the provider wait for these repositories (exact names, or name prefixes): ECR
+        reads on ``repository/<name>`` and ``repository/<prefix>*``, and their pushes in the
+        push rule (``{"prefix": ...}`` filters for prefixes).
+
+        For a provider that serves templates this app does not see (the standalone provider
+        stack). ``registry_id`` is the account owning the repositories (default: the
+        provider's). A prefix is the start of a repository name (``team/``, ``app-``); an
+        empty prefix, which would allow every repository, is refused.
+        """
         stack = Stack.of(self)
+        if registry_id is not None:
+            if not isinstance(registry_id, str):
+                raise InvalidInputError(f"registry_id={registry_id!r} is not a string")
+            validate_registry_id(registry_id)
         for name in names:
-            arn = stack.format_arn(
-                service="ecr", resource="repository", resource_name=name, account=registry_id
-            )
-            self.watch_repository(name, arn)
+            validate_repository(name)
+            self.watch_repository(name, _ecr_repository_arn(stack, name, registry_id))
         for prefix in prefixes:
-            arn = stack.format_arn(
-                service="ecr",
-                resource="repository",
-                resource_name=f"{prefix}*",
-                account=registry_id,
-            )
-            self._grant(ECR_READ_ACTIONS, arn)
+            if not isinstance(prefix, str) or prefix == "":
+                raise InvalidInputError(
+                    f"repository prefix {prefix!r} would allow every repository of the "
+                    "account: give the start of the names to allow, such as 'team/' or 'app-'"
+                )
+            try:
+                # A prefix is valid when some repository name starts with it.
+                validate_repository(prefix + "a")
+            except InvalidInputError as error:
+                raise InvalidInputError(
+                    f"repository prefix {prefix!r} starts no valid repository name: {error}"
+                ) from error
+            self._grant(ECR_READ_ACTIONS, _ecr_repository_arn(stack, prefix + "*", registry_id))
             self._add_push_filter({"prefix": prefix}, f"prefix:{prefix}")
 
     def grant_codebuild_project(self, project_name: str, project_arn: str, *, start: bool) -> None:
@@ -333,6 +348,16 @@ class EcrImageWaiterProvider(Construct):
         self.role.add_to_principal_policy(
             iam.PolicyStatement(actions=list(actions), resources=[resource_arn])
         )
+
+
+def _ecr_repository_arn(stack: Stack, resource_name: str, registry_id: str | None) -> str:
+    """``arn:<partition>:ecr:<region>:<account>:repository/<resource_name>``."""
+    return stack.format_arn(
+        service="ecr",
+        resource="repository",
+        resource_name=resource_name,
+        account=registry_id if registry_id is not None else stack.account,
+    )
 
 
 def _filter_chars(value: object) -> int:

@@ -78,6 +78,12 @@ class EcrImageWaiter(Construct):
         pipeline only.
     :param log_retention: retention of the shared provider's log group (default one week);
         every waiter of a stack must agree.
+    :param service_token: the ServiceToken of a provider deployed elsewhere, typically the
+        standalone provider stack's export (``Fn.import_value("EcrImageWaiterServiceToken")``).
+        The waiter then creates no provider and grants nothing: the provider's own stack must
+        allow the repository (``--repository`` / ``--repository-prefix``) and the build
+        (``--codebuild-project`` / ``--pipeline``, ``--allow-start`` for
+        ``trigger_build_on_missing``). ``log_retention`` cannot be given with it.
     """
 
     def __init__(
@@ -99,6 +105,7 @@ class EcrImageWaiter(Construct):
         pipeline: codepipeline.IPipeline | None = None,
         trigger_build_on_missing: bool = False,
         log_retention: logs.RetentionDays | None = None,
+        service_token: str | None = None,
     ) -> None:
         super().__init__(scope, id)
         where = self.node.path
@@ -128,12 +135,23 @@ class EcrImageWaiter(Construct):
                 "trigger_build_on_missing off"
             )
 
+        if service_token is not None and log_retention is not None:
+            raise InvalidInputError(
+                f"{where}: log_retention={log_retention.name} was given with service_token=: "
+                "the provider's log groups belong to the stack that deploys the provider, set "
+                "the retention there (ecr-image-waiter provider synth --log-retention-days)"
+            )
+
         self._repository = repository
         self._architecture = architecture
-        self.provider = EcrImageWaiterProvider.of(self, log_retention=log_retention)
-        self.provider.watch_repository(
-            repository.repository_name, _repository_arn(self, repository, registry_id)
-        )
+        #: The provider this waiter created or shares; None with an imported service_token.
+        self.provider: EcrImageWaiterProvider | None = None
+        if service_token is None:
+            self.provider = EcrImageWaiterProvider.of(self, log_retention=log_retention)
+            service_token = self.provider.service_token
+            self.provider.watch_repository(
+                repository.repository_name, _repository_arn(self, repository, registry_id)
+            )
 
         properties: dict[str, str] = {
             names.PROP_REPOSITORY_NAME: repository.repository_name,
@@ -151,16 +169,18 @@ class EcrImageWaiter(Construct):
             properties[names.PROP_REGISTRY_ID] = registry_id
         if codebuild_project is not None:
             properties[names.PROP_CODEBUILD_PROJECT_NAME] = codebuild_project.project_name
-            self.provider.grant_codebuild_project(
-                codebuild_project.project_name,
-                codebuild_project.project_arn,
-                start=trigger_build_on_missing,
-            )
+            if self.provider is not None:
+                self.provider.grant_codebuild_project(
+                    codebuild_project.project_name,
+                    codebuild_project.project_arn,
+                    start=trigger_build_on_missing,
+                )
         if pipeline is not None:
             properties[names.PROP_PIPELINE_NAME] = pipeline.pipeline_name
-            self.provider.grant_pipeline(
-                pipeline.pipeline_name, pipeline.pipeline_arn, start=trigger_build_on_missing
-            )
+            if self.provider is not None:
+                self.provider.grant_pipeline(
+                    pipeline.pipeline_name, pipeline.pipeline_arn, start=trigger_build_on_missing
+                )
         if trigger_build_on_missing:
             properties[names.PROP_TRIGGER_BUILD_ON_MISSING] = _flag(True)
         if resolve_on_every_deploy:
@@ -170,7 +190,7 @@ class EcrImageWaiter(Construct):
         self.resource = CustomResource(
             self,
             "Resource",
-            service_token=self.provider.service_token,
+            service_token=service_token,
             resource_type=names.RESOURCE_TYPE,
             properties=properties,
             service_timeout=Duration.seconds(service_timeout_for(timeout_seconds)),
