@@ -14,6 +14,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -340,3 +341,55 @@ def in_process(ecr: Any, **kwargs: Any) -> InProcess:
     clock = kwargs.pop("clock", None) or FakeClock()
     put = kwargs.pop("put", None) or RecordingPut()
     return InProcess(ecr, clock, put, service(clock, put, **kwargs))
+
+
+@dataclass(frozen=True)
+class Received:
+    """One request a ResponseEndpoint got."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+class ResponseEndpoint:
+    """A stand-in for the presigned S3 URL on 127.0.0.1: records every request and answers
+    the statuses in ``script`` in turn (then 200)."""
+
+    def __init__(self, script: list[int] | None = None) -> None:
+        self.script = list(script or [])
+        self.received: list[Received] = []
+        endpoint = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_PUT(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                endpoint.received.append(
+                    Received(self.command, self.path, dict(self.headers.items()), body)
+                )
+                status = endpoint.script.pop(0) if endpoint.script else 200
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            do_POST = do_PUT
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, key: str = "response") -> str:
+        """A URL shaped like a presigned one (its signature must never be logged)."""
+        port = self.server.server_address[1]
+        return (
+            f"http://127.0.0.1:{port}/{key}?X-Amz-Algorithm=AWS4-HMAC-SHA256"
+            "&X-Amz-Expires=7200&X-Amz-Signature=5ecre7516na7ure5ecre7516na7ure"
+        )
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
