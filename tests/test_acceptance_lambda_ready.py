@@ -5,6 +5,10 @@
   against the moto server, ``main()`` in process, and the custom resource's service.
 * An index without the wanted platform, and a media type Lambda does not take, end at once
   (CLI exit 3, resource FAILED) naming what was found and the remedy.
+* A single-platform image's architecture is read from its config through the real entry
+  point on the moto server: an amd64 image for an arm64 function fails at once naming
+  both, an unreadable config succeeds with the architecture unknown and the reason logged,
+  and the config's presigned download URL shows up nowhere.
 * A failed CodeBuild build ends the wait with the build id and phase in the reason: the CLI
   within one interval, the custom resource at once on the build's state-change event
   (moto's CodeBuild reports every build SUCCEEDED, so failed and running builds come from
@@ -32,14 +36,16 @@ from ecr_image_waiter import names
 from ecr_image_waiter.cli.main import ExitStatus, main
 from ecr_image_waiter.custom_resource.properties import Settings
 from ecr_image_waiter.engine.pipeline import PipelineWatch, idempotency_token
+from tests.blobs import CREDENTIAL, SIGNATURE, config_manifest, image_config, sha256_of
 from tests.codebuild import create_project
 from tests.conftest import ACCOUNT, REGION
-from tests.images import push, single_manifest
+from tests.images import DOCKER_V2, push, single_manifest
 from tests.manifests import DOCKER_V1_SIGNED, image_index, push_index, push_raw, schema1
 from tests.provider_support import (
     START,
     FakeClock,
     InProcess,
+    ServerProvider,
     build_event,
     in_process,
     json_lines,
@@ -178,6 +184,83 @@ def test_unsupported_media_type_ends_at_once(moto_ecr: Any) -> None:
     reason = fails_at_once(in_process(moto_ecr), request(RepositoryName="app", ImageTag="old"))
     assert f"media type {DOCKER_V1_SIGNED}" in reason
     assert "--provenance=false" in reason
+
+
+# --- A single-platform image's architecture, from its config -----------------------------
+
+
+@pytest.fixture
+def config_repo(
+    server_ecr: Any,
+    moto_server_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> ServerProvider:
+    caplog.set_level(logging.INFO)
+    caplog.set_level(logging.DEBUG, logger="ecr_image_waiter")
+    server_ecr.create_repository(repositoryName="app/fn")
+    return ServerProvider(moto_server_url, monkeypatch)
+
+
+def offer_config(
+    ecr: Any, blob_server: Any, urls: Any, config: bytes, served: bytes | None = None
+) -> None:
+    """Push a manifest naming ``config``; the config download serves ``served`` (or it)."""
+    blob_server.offer(urls, "app/fn", sha256_of(config), config if served is None else served, 200)
+    push(ecr, "app/fn", config_manifest(config, DOCKER_V2), tag="v1")
+
+
+def assert_no_download_url(*texts: object) -> None:
+    for text in texts:
+        assert SIGNATURE not in str(text)
+        assert CREDENTIAL not in str(text)
+
+
+def test_handler_fails_at_once_for_an_amd64_image_on_arm64(
+    config_repo: ServerProvider,
+    server_ecr: Any,
+    blob_server: Any,
+    ecr_blob_urls: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    offer_config(server_ecr, blob_server, ecr_blob_urls, image_config("amd64"))
+    arm = config_repo.request(RepositoryName="app/fn", ImageTag="v1", Architecture="arm64")
+    config_repo(arm)
+    answer = config_repo.answer(arm)
+    assert answer is not None
+    assert answer["Status"] == "FAILED"
+    for text in ("linux/amd64", "Lambda architecture x86_64", "architecture arm64"):
+        assert text in answer["Reason"]
+    assert config_repo.rule_state() == "DISABLED"  # never: nothing was left to wait for
+
+    x86 = config_repo.request(RepositoryName="app/fn", ImageTag="v1", Architecture="x86_64")
+    config_repo(x86)
+    ok = config_repo.answer(x86)
+    assert ok is not None
+    assert ok["Status"] == "SUCCESS", ok.get("Reason")
+    assert ok["Data"][names.ATTR_ARCHITECTURE] == "x86_64"
+    assert_no_download_url(json.dumps([answer, ok]), caplog.text)
+
+
+def test_handler_logs_why_the_architecture_is_unknown(
+    config_repo: ServerProvider,
+    server_ecr: Any,
+    blob_server: Any,
+    ecr_blob_urls: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    arm64 = image_config("arm64", variant="v8")
+    offer_config(server_ecr, blob_server, ecr_blob_urls, arm64, served=image_config("amd64"))
+    req = config_repo.request(RepositoryName="app/fn", ImageTag="v1", Architecture="arm64")
+    config_repo(req)
+    answer = config_repo.answer(req)
+    assert answer is not None
+    assert answer["Status"] == "SUCCESS", answer.get("Reason")
+    assert answer["Data"][names.ATTR_ARCHITECTURE] == ""
+    ready = [line for line in json_lines(caplog.records) if line.get("verdict") == "ready"]
+    assert ready, caplog.text
+    assert ready[-1]["architecture"].startswith("unknown: the downloaded config does not hash")
+    assert_no_download_url(json.dumps(answer), caplog.text)
 
 
 # --- A failed build ends the wait ----------------------------------------
