@@ -586,6 +586,31 @@ def test_an_unsent_answer_is_sent_again_by_later_sweeps_a_bounded_number_of_time
     assert len(put.calls) == names.MAX_SEND_ROUNDS
 
 
+@pytest.mark.parametrize("answered", ["at once", "by a push event"])
+def test_an_unsent_answer_keeps_the_sweep_on_until_it_is_sent(moto_ecr: Any, answered: str) -> None:
+    moto_ecr.create_repository(repositoryName="app")
+    put = RecordingPut(script=[(Sent.FAILED, "HTTP 503")])
+    cr = in_process(moto_ecr, put=put)
+    req = request(RepositoryName="app", ImageTag="v1")
+    if answered == "at once":
+        push(moto_ecr, "app", single_manifest("unsent-once"), "v1")
+        cr.handle(req)
+    else:
+        cr.handle(req)
+        digest = push(moto_ecr, "app", single_manifest("unsent-push"), "v1")
+        cr.handle(push_event("app", digest, "v1"))
+    assert len(put.calls) == 1  # the PUT failed on every try
+    assert rule_state() == "ENABLED"
+    cr.sweep(RESEND_AFTER_SECONDS / 2)  # too soon to send again; nothing is pending
+    assert len(put.calls) == 1
+    assert rule_state() == "ENABLED"
+    cr.sweep()
+    assert len(put.calls) == 2
+    assert put.calls[0] == put.calls[1]
+    cr.sweep()
+    assert rule_state() == "DISABLED"
+
+
 def test_an_answer_that_gets_through_on_a_later_sweep_is_not_sent_again(moto_ecr: Any) -> None:
     moto_ecr.create_repository(repositoryName="app")
     put = RecordingPut(script=[(Sent.FAILED, "URLError"), (Sent.FAILED, "HTTP 503")])
