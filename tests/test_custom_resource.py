@@ -340,6 +340,46 @@ def test_a_wait_past_its_deadline_fails_with_its_own_reason(cr: InProcess) -> No
     assert rule_state() == "DISABLED"  # the sweep that failed it found nothing else pending
 
 
+def test_resources_sharing_one_provider_keep_their_own_deadlines(cr: InProcess) -> None:
+    cases = [
+        ({"TimeoutSeconds": "60"}, 60),
+        ({"TimeoutSeconds": "150"}, 180),  # seen by the first sweep past it
+        ({"MaxRetries": "4", "RetryDelaySeconds": "30"}, 120),
+        ({"TimeoutSeconds": "240", "IntervalSeconds": "120"}, 240),
+        ({"MaxRetries": "1", "RetryDelaySeconds": "1"}, 60),
+    ]
+    requests = [request(RepositoryName="app", ImageTag="never", **props) for props, _ in cases]
+    for req in requests:
+        cr.handle(req)
+    for _ in range(5):
+        cr.sweep()
+    for req, (_props, failed_at) in zip(requests, cases, strict=True):
+        reason = cr.put.one(req)["Reason"]
+        assert reason.startswith(f"timed out after {failed_at}.0 s waiting for image app:never")
+    assert rule_state() == "DISABLED"
+
+
+def test_an_updates_deadline_starts_at_its_own_request(cr: InProcess) -> None:
+    cr.clock.advance(5000)
+    req = request("Update", RepositoryName="app", ImageTag="v9", TimeoutSeconds="60")
+    req["PhysicalResourceId"] = "default/app:v1"
+    cr.handle(req)
+    cr.sweep()
+    answer = cr.put.one(req)
+    assert answer["Reason"].startswith("timed out after 60.0 s")
+    assert answer["PhysicalResourceId"] == "default/app:v1"  # an Update keeps its id
+
+
+def test_a_push_after_the_deadline_but_before_the_sweep_still_succeeds(cr: InProcess) -> None:
+    req = request(RepositoryName="app", ImageTag="v1", TimeoutSeconds="90")
+    cr.handle(req)
+    cr.sweep()
+    cr.clock.advance(15)  # 105 s: past the deadline, the next sweep is at 120 s
+    digest = push(cr.ecr, "app", single_manifest("late"), "v1")
+    cr.handle(push_event("app", digest, "v1"))
+    assert cr.put.one(req)["Data"][names.ATTR_IMAGE_DIGEST] == digest
+
+
 def test_interval_seconds_spaces_the_looks(cr: InProcess, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="ecr_image_waiter")
     req = request(RepositoryName="app", ImageTag="v1", IntervalSeconds="180", TimeoutSeconds="600")
