@@ -534,6 +534,76 @@ def test_the_same_request_delivered_twice_is_answered_once(cr: InProcess) -> Non
     assert cr.put.one(invalid)["Status"] == "FAILED"
 
 
+@pytest.mark.parametrize("image", ["missing", "there"])
+def test_the_same_request_delivered_twice_at_the_same_time_is_answered_once(
+    cr: InProcess, image: str
+) -> None:
+    if image == "there":
+        push(cr.ecr, "app", single_manifest("concurrent"), "v1")
+    req = request(RepositoryName="app", ImageTag="v1")
+    barrier = threading.Barrier(3)
+
+    def deliver() -> None:
+        barrier.wait(30)
+        cr.handle(json.loads(json.dumps(req)))
+
+    threads = [threading.Thread(target=deliver) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert len(stored()) == 1
+    if image == "missing":
+        assert cr.put.calls == []
+        digest = push(cr.ecr, "app", single_manifest("concurrent"), "v1")
+        cr.handle(push_event("app", digest, "v1"))
+    assert cr.put.one(req)["Status"] == "SUCCESS"
+
+
+def test_two_sweeps_at_once_send_an_unsent_answer_once(moto_ecr: Any) -> None:
+    moto_ecr.create_repository(repositoryName="app")
+    put = RecordingPut(script=[(Sent.FAILED, "HTTP 500")])
+    cr = in_process(moto_ecr, put=put)
+    push(moto_ecr, "app", single_manifest("two-sweeps"), "v1")
+    cr.handle(request(RepositoryName="app", ImageTag="v1"))
+    cr.clock.advance(60)
+    barrier = threading.Barrier(2)
+
+    def sweep() -> None:
+        barrier.wait(30)
+        cr.service.on_sweep()
+
+    threads = [threading.Thread(target=sweep) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert len(put.calls) == 2  # the failed PUT and one re-send
+
+
+@pytest.mark.parametrize(
+    "detail",
+    [
+        {"action-type": "DELETE", "result": "SUCCESS"},
+        {"action-type": "PUSH", "result": "FAILURE"},
+        {"action-type": "PUSH", "result": "SUCCESS", "repository-name": None},
+    ],
+)
+def test_push_events_that_are_not_successful_pushes_wake_nothing(
+    cr: InProcess, detail: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="ecr_image_waiter")
+    req = request(RepositoryName="app", ImageTag="v1")
+    cr.handle(req)
+    push(cr.ecr, "app", single_manifest("not-a-push"), "v1")
+    event = push_event("app", "sha256:" + "0" * 64, "v1")
+    event["detail"].update(detail)
+    caplog.clear()
+    cr.handle(event)
+    assert cr.put.calls == []
+    assert [line["verdict"] for line in json_lines(caplog.records)] == ["ignored"]
+
+
 class FailsOnce:
     """An EventBridge client whose first EnableRule dies, as an invocation killed mid-way."""
 
