@@ -24,6 +24,7 @@ from ecr_image_waiter import names
 from ecr_image_waiter.custom_resource import handler as entry
 from ecr_image_waiter.custom_resource import response
 from ecr_image_waiter.custom_resource.response import Sent
+from ecr_image_waiter.custom_resource.waits import RESEND_AFTER_SECONDS
 from ecr_image_waiter.errors import InvalidInputError
 from tests.conftest import free_port
 from tests.images import push, single_manifest
@@ -192,6 +193,43 @@ def test_an_expired_response_url_is_logged_without_the_url_and_never_retried(
     assert [(line["verdict"], line["code"]) for line in answers] == [("refused", "HTTP 403")]
     assert "X-Amz-Signature" not in caplog.text
     assert endpoint.url() not in caplog.text
+
+
+def test_an_answer_through_a_500_is_sent_once(
+    provider: ServerProvider, server_ecr: Any, endpoint: ResponseEndpoint
+) -> None:
+    server_ecr.create_repository(repositoryName="app")
+    push(server_ecr, "app", single_manifest("500"), "v1")
+    endpoint.script = [500]
+    req = request(RepositoryName="app", ImageTag="v1", url=endpoint.url())
+    provider(req)
+    assert [r.method for r in endpoint.received] == ["PUT", "PUT"]
+    assert endpoint.received[0].body == endpoint.received[1].body
+    assert json.loads(endpoint.received[1].body)["Status"] == "SUCCESS"
+    provider(sweep_event())  # sent: nothing to send again, nothing left to sweep for
+    assert len(endpoint.received) == 2
+    assert provider.rule_state() == "DISABLED"
+
+
+@pytest.mark.slow
+def test_an_answer_unsent_on_every_try_is_sent_by_a_later_sweep(
+    provider: ServerProvider, server_ecr: Any, endpoint: ResponseEndpoint
+) -> None:
+    """Real time: the sweep sends again only answers claimed RESEND_AFTER_SECONDS ago."""
+    server_ecr.create_repository(repositoryName="app")
+    push(server_ecr, "app", single_manifest("unsent"), "v1")
+    endpoint.script = [503] * response.PUT_ATTEMPTS
+    req = request(RepositoryName="app", ImageTag="v1", url=endpoint.url())
+    provider(req)
+    assert len(endpoint.received) == response.PUT_ATTEMPTS
+    assert provider.rule_state() == "ENABLED"  # kept on for the answer
+    time.sleep(RESEND_AFTER_SECONDS + 1)
+    provider(sweep_event())
+    assert len(endpoint.received) == response.PUT_ATTEMPTS + 1
+    assert endpoint.received[-1].body == endpoint.received[0].body
+    provider(sweep_event())
+    assert len(endpoint.received) == response.PUT_ATTEMPTS + 1
+    assert provider.rule_state() == "DISABLED"
 
 
 def test_delete_answers_with_ecr_stopped(
