@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
@@ -813,3 +815,46 @@ def test_logs_never_hold_the_response_url_or_credentials(
     url = requests[0]["ResponseURL"]
     for forbidden in (url, url.split("?")[1], "X-Amz-Signature", secret, token, "ResponseURL"):
         assert forbidden not in everything
+
+
+@pytest.mark.slow
+def test_many_requests_events_sweeps_and_redeliveries_at_once_answer_each_request_once(
+    moto_ecr: Any,
+) -> None:
+    """Seeded: requests on three repositories (some already there, some never pushed), each
+    delivered twice, while pushes, duplicated push events and overlapping sweeps run in
+    threads. Every request gets exactly one answer, and the right one."""
+    rng = random.Random(2027)
+    repos = ["red", "green", "blue"]
+    for repo in repos:
+        moto_ecr.create_repository(repositoryName=repo)
+    cr = in_process(moto_ecr)
+    early = push(moto_ecr, "red", single_manifest("early"), "v1")
+    requests = [
+        request(RepositoryName=rng.choice(repos), ImageTag="v1", TimeoutSeconds="600")
+        for _ in range(24)
+    ]
+    never = request(RepositoryName="blue", ImageTag="never", TimeoutSeconds="120")
+    digests = {"red": early}
+
+    def pushes() -> None:
+        for repo in ("green", "blue"):
+            digests[repo] = push(moto_ecr, repo, single_manifest(repo), "v1")
+            for _ in range(3):
+                cr.handle(push_event(repo, digests[repo], "v1"))
+
+    work: list[Callable[[], None]] = []
+    for req in [*requests, never]:
+        work += [lambda req=req: cr.handle(req)] * 2
+    work += [pushes] + [cr.service.on_sweep] * 4
+    rng.shuffle(work)
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        list(pool.map(lambda job: job(), work))
+    for _ in range(4):  # later sweeps pick up whatever the races left pending
+        cr.sweep()
+    for req in requests:
+        answer = cr.put.one(req)
+        repo = req["ResourceProperties"]["RepositoryName"]
+        assert answer["Data"][names.ATTR_IMAGE_DIGEST] == digests[repo], answer
+    assert cr.put.one(never)["Reason"].startswith("timed out after ")
+    assert rule_state() == "DISABLED"
