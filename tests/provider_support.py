@@ -227,6 +227,30 @@ class RecordingPut:
         return found[0]
 
 
+class AtomicWrites:
+    """A DynamoDB client whose calls run one at a time.
+
+    DynamoDB applies each conditional write atomically; moto in process checks the condition
+    and then writes, and threads can interleave the two (two conditional updates of one
+    item both passing were seen here). The tests that race threads need DynamoDB's
+    guarantee, which this lock gives them.
+    """
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self._lock = threading.Lock()
+        self.exceptions = client.exceptions
+
+    def __getattr__(self, name: str) -> Any:
+        call = getattr(self._client, name)
+
+        def locked(**kwargs: Any) -> Any:
+            with self._lock:
+                return call(**kwargs)
+
+        return locked
+
+
 def service(
     clock: Callable[[], float],
     put: Callable[[str, str], tuple[Sent, str]],
@@ -240,7 +264,8 @@ def service(
 ) -> WaitService:
     """The provider's logic as its entry point builds it, with a fake clock, a recording PUT
     and, if given, other lookups, build watches or clients."""
-    store = WaitStore(table, dynamodb or boto3.client("dynamodb", region_name=REGION))
+    client = dynamodb or AtomicWrites(boto3.client("dynamodb", region_name=REGION))
+    store = WaitStore(table, client)
     return WaitService(
         store=store,
         sweep=SweepSwitch(rule, events or boto3.client("events", region_name=REGION), store),
