@@ -2,14 +2,19 @@
 
 * An index with amd64, arm64 and attestation children (pushed untagged under their true
   sha256 digests) resolves to the child for the architecture: the CLI as a real process
-  against the moto server, ``main()`` in process, and the custom-resource handlers run by the
-  local Provider framework.
+  against the moto server, ``main()`` in process, and the custom resource's service.
 * An index without the wanted platform, and a media type Lambda does not take, end at once
   (CLI exit 3, resource FAILED) naming what was found and the remedy.
-* A failed CodeBuild build ends the wait within one interval with the build id in the reason
+* A single-platform image's architecture is read from its config through the real entry
+  point on the moto server: an amd64 image for an arm64 function fails at once naming
+  both, an unreadable config succeeds with the architecture unknown and the reason logged,
+  and the config's presigned download URL shows up nowhere.
+* A failed CodeBuild build ends the wait with the build id and phase in the reason: the CLI
+  within one interval, the custom resource at once on the build's state-change event
   (moto's CodeBuild reports every build SUCCEEDED, so failed and running builds come from
-  botocore's Stubber on a real client), and TriggerBuildOnMissing starts exactly one build
-  per CloudFormation request, even when on_event is invoked again for the same request.
+  botocore's Stubber on a real client); TriggerBuildOnMissing starts exactly one build per
+  CloudFormation request, even when the same request is delivered again or retried after
+  the invocation died just after starting the build.
 """
 
 from __future__ import annotations
@@ -21,7 +26,6 @@ import os
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -31,66 +35,28 @@ from botocore.stub import Stubber
 from ecr_image_waiter import names
 from ecr_image_waiter.cli.main import ExitStatus, main
 from ecr_image_waiter.custom_resource.properties import Settings
-from ecr_image_waiter.custom_resource.resource import ImageWaiterResource
 from ecr_image_waiter.engine.pipeline import PipelineWatch, idempotency_token
-from ecr_image_waiter.local.framework import ProviderResult, run_custom_resource
+from tests.blobs import CREDENTIAL, SIGNATURE, config_manifest, image_config, sha256_of
 from tests.codebuild import create_project
 from tests.conftest import ACCOUNT, REGION
-from tests.images import push, single_manifest
+from tests.images import DOCKER_V2, push, single_manifest
 from tests.manifests import DOCKER_V1_SIGNED, image_index, push_index, push_raw, schema1
+from tests.provider_support import (
+    START,
+    FakeClock,
+    InProcess,
+    ServerProvider,
+    build_event,
+    in_process,
+    json_lines,
+    pipeline_event,
+    push_event,
+    request,
+)
 
 REGISTRY = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com"
-EVENTS = Path(__file__).parent / "events"
-START = 1_800_000_000.0
 PROJECT = "app-image"
 PLATFORMS = [("arm64", "linux/arm64"), ("x86_64", "linux/amd64")]
-
-
-class FakeClock:
-    """Seconds that move only when something sleeps; runs actions due by then."""
-
-    def __init__(self, start: float = START) -> None:
-        self.start = start
-        self.now = start
-        self.sleeps: list[float] = []
-        self.actions: list[tuple[float, Any]] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def at(self, offset: float, action: Any) -> None:
-        self.actions.append((self.start + offset, action))
-        self.actions.sort(key=lambda item: item[0])
-
-    def sleep(self, seconds: float) -> None:
-        assert seconds >= 0
-        self.sleeps.append(seconds)
-        self.now += seconds
-        while self.actions and self.actions[0][0] <= self.now:
-            self.actions.pop(0)[1]()
-
-
-def event(**props: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((EVENTS / "create.json").read_text())
-    data["ResourceProperties"] = {names.PROP_SERVICE_TOKEN: data["ServiceToken"], **props}
-    return data
-
-
-def run_resource(
-    request: dict[str, Any], clock: FakeClock, resource: ImageWaiterResource | None = None
-) -> ProviderResult:
-    resource = resource or ImageWaiterResource(
-        clock=clock, sleep=clock.sleep, query_interval=5, poll_budget=0
-    )
-    return run_custom_resource(
-        request,
-        on_event=resource.on_event,
-        is_complete=resource.is_complete,
-        query_interval=5,
-        total_timeout=600,
-        clock=clock,
-        sleep=clock.sleep,
-    )
 
 
 def cli(*argv: str, **kwargs: Any) -> tuple[int, str, str]:
@@ -159,18 +125,28 @@ def test_resource_resolves_the_index(moto_ecr: Any, architecture: str, platform:
     moto_ecr.create_repository(repositoryName="app")
     index = image_index()
     index_digest = push_index(moto_ecr, "app", index, "v1")
-    clock = FakeClock()
-    result = run_resource(
-        event(RepositoryName="app", ImageTag="v1", Architecture=architecture), clock
-    )
-    assert result["Status"] == "SUCCESS", result["Reason"]
-    data = result["Data"] or {}
+    cr = in_process(moto_ecr)
+    req = request(RepositoryName="app", ImageTag="v1", Architecture=architecture)
+    cr.handle(req)
+    answer = cr.put.one(req)
+    assert answer["Status"] == "SUCCESS", answer.get("Reason")
+    data = answer["Data"]
     child = index.child_digest(platform)
     assert data[names.ATTR_IMAGE_DIGEST] == child
     assert data[names.ATTR_IMAGE_URI] == f"{REGISTRY}/app@{child}"
     assert data[names.ATTR_INDEX_DIGEST] == index_digest
     assert data[names.ATTR_ARCHITECTURE] == architecture
-    assert result["is_complete_calls"] == 1
+
+
+def fails_at_once(cr: InProcess, req: dict[str, Any]) -> str:
+    """The request's one answer is FAILED, sent by the request itself: no wait, no sweep."""
+    cr.handle(req)
+    answer = cr.put.one(req)
+    assert answer["Status"] == "FAILED"
+    assert answer["PhysicalResourceId"] == names.CREATE_FAILED_PHYSICAL_ID
+    assert cr.clock.now == START
+    assert [w.status for w in cr.service.store.everything()] == ["answered"]
+    return str(answer["Reason"])
 
 
 # --- Never-cases end at once, naming what was found and the remedy --------------------------
@@ -189,13 +165,9 @@ def test_only_arm64_asked_for_x86_64_ends_at_once(moto_ecr: Any) -> None:
         assert text in err
     assert "give the waiter and the function architecture arm64" in err
 
-    clock = FakeClock()
-    result = run_resource(event(RepositoryName="app", ImageTag="v1"), clock)
-    assert result["Status"] == "FAILED"
-    assert "platforms in the index: linux/arm64/v8" in result["Reason"]
-    assert "architecture arm64" in result["Reason"]
-    assert result["is_complete_calls"] == 1
-    assert clock.now == START  # no waiting at all
+    reason = fails_at_once(in_process(moto_ecr), request(RepositoryName="app", ImageTag="v1"))
+    assert "platforms in the index: linux/arm64/v8" in reason
+    assert "architecture arm64" in reason
 
 
 def test_unsupported_media_type_ends_at_once(moto_ecr: Any) -> None:
@@ -210,16 +182,91 @@ def test_unsupported_media_type_ends_at_once(moto_ecr: Any) -> None:
     assert "rebuild the image with a current Docker or buildx" in err
     assert "--provenance=false" not in err
 
-    clock = FakeClock()
-    result = run_resource(event(RepositoryName="app", ImageTag="old"), clock)
-    assert result["Status"] == "FAILED"
-    assert f"media type {DOCKER_V1_SIGNED}" in result["Reason"]
-    assert "rebuild the image with a current Docker or buildx" in result["Reason"]
-    assert result["is_complete_calls"] == 1
-    assert clock.now == START
+    reason = fails_at_once(in_process(moto_ecr), request(RepositoryName="app", ImageTag="old"))
+    assert f"media type {DOCKER_V1_SIGNED}" in reason
+    # The remedy fits a schema 1 image: rebuild it, not buildx's attestation switch.
+    assert "rebuild the image with a current Docker or buildx" in reason
+    assert "--provenance=false" not in reason
 
 
-# --- A failed build ends the wait within one interval ----------------------------------------
+# --- A single-platform image's architecture, from its config -----------------------------
+
+
+@pytest.fixture
+def config_repo(
+    server_ecr: Any,
+    moto_server_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> ServerProvider:
+    caplog.set_level(logging.INFO)
+    caplog.set_level(logging.DEBUG, logger="ecr_image_waiter")
+    server_ecr.create_repository(repositoryName="app/fn")
+    return ServerProvider(moto_server_url, monkeypatch)
+
+
+def offer_config(
+    ecr: Any, blob_server: Any, urls: Any, config: bytes, served: bytes | None = None
+) -> None:
+    """Push a manifest naming ``config``; the config download serves ``served`` (or it)."""
+    blob_server.offer(urls, "app/fn", sha256_of(config), config if served is None else served, 200)
+    push(ecr, "app/fn", config_manifest(config, DOCKER_V2), tag="v1")
+
+
+def assert_no_download_url(*texts: object) -> None:
+    for text in texts:
+        assert SIGNATURE not in str(text)
+        assert CREDENTIAL not in str(text)
+
+
+def test_handler_fails_at_once_for_an_amd64_image_on_arm64(
+    config_repo: ServerProvider,
+    server_ecr: Any,
+    blob_server: Any,
+    ecr_blob_urls: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    offer_config(server_ecr, blob_server, ecr_blob_urls, image_config("amd64"))
+    arm = config_repo.request(RepositoryName="app/fn", ImageTag="v1", Architecture="arm64")
+    config_repo(arm)
+    answer = config_repo.answer(arm)
+    assert answer is not None
+    assert answer["Status"] == "FAILED"
+    for text in ("linux/amd64", "Lambda architecture x86_64", "architecture arm64"):
+        assert text in answer["Reason"]
+    assert config_repo.rule_state() == "DISABLED"  # never: nothing was left to wait for
+
+    x86 = config_repo.request(RepositoryName="app/fn", ImageTag="v1", Architecture="x86_64")
+    config_repo(x86)
+    ok = config_repo.answer(x86)
+    assert ok is not None
+    assert ok["Status"] == "SUCCESS", ok.get("Reason")
+    assert ok["Data"][names.ATTR_ARCHITECTURE] == "x86_64"
+    assert_no_download_url(json.dumps([answer, ok]), caplog.text)
+
+
+def test_handler_logs_why_the_architecture_is_unknown(
+    config_repo: ServerProvider,
+    server_ecr: Any,
+    blob_server: Any,
+    ecr_blob_urls: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    arm64 = image_config("arm64", variant="v8")
+    offer_config(server_ecr, blob_server, ecr_blob_urls, arm64, served=image_config("amd64"))
+    req = config_repo.request(RepositoryName="app/fn", ImageTag="v1", Architecture="arm64")
+    config_repo(req)
+    answer = config_repo.answer(req)
+    assert answer is not None
+    assert answer["Status"] == "SUCCESS", answer.get("Reason")
+    assert answer["Data"][names.ATTR_ARCHITECTURE] == ""
+    ready = [line for line in json_lines(caplog.records) if line.get("verdict") == "ready"]
+    assert ready, caplog.text
+    assert ready[-1]["architecture"].startswith("unknown: the downloaded config does not hash")
+    assert_no_download_url(json.dumps(answer), caplog.text)
+
+
+# --- A failed build ends the wait ----------------------------------------
 
 
 FAILED_PHASES = [
@@ -269,35 +316,53 @@ class CodeBuild:
             self.stubber.add_response("batch_get_builds", {"builds": list(builds)}, {"ids": ids})
 
     def watch(self, settings: Settings) -> PipelineWatch | None:
+        if settings.codebuild_project_name is None:
+            return None
         return PipelineWatch(settings.codebuild_project_name, codebuild_client=self.client)
 
 
-def test_failed_build_fails_the_resource_within_one_interval(moto_ecr: Any) -> None:
+def test_a_failed_build_event_ends_the_matching_waits_at_once(moto_ecr: Any) -> None:
     moto_ecr.create_repository(repositoryName="app")
     began = datetime.fromtimestamp(START, UTC)
     codebuild = CodeBuild()
+    # The request's look and the look after storing the wait: the build is running.
     codebuild.builds(build("IN_PROGRESS", began + timedelta(seconds=1)))
-    # The build fails 3 s into the wait; the next is_complete call (at 5 s) sees it.
+    codebuild.builds(build("IN_PROGRESS", began + timedelta(seconds=1)))
+    cr = in_process(moto_ecr, watch_factory=codebuild.watch)
+    req = request(RepositoryName="app", ImageTag="v1", CodeBuildProjectName=PROJECT)
+    unrelated = request(RepositoryName="app", ImageTag="v1", logical_id="NoBuildNamed")
+    cr.handle(req)
+    cr.handle(unrelated)
+    assert cr.put.calls == []
+
+    # The build fails 3 s into the wait; its state-change event wakes the waits on it.
+    cr.clock.advance(3)
     codebuild.builds(build("FAILED", began + timedelta(seconds=1), began + timedelta(seconds=3)))
-    clock = FakeClock()
-    resource = ImageWaiterResource(
-        clock=clock,
-        sleep=clock.sleep,
-        query_interval=5,
-        poll_budget=0,
-        watch_factory=codebuild.watch,
-    )
-    request = event(RepositoryName="app", ImageTag="v1", CodeBuildProjectName=PROJECT)
-    result = run_resource(request, clock, resource)
+    cr.handle(build_event(PROJECT, "FAILED"))
     codebuild.stubber.assert_no_pending_responses()
-    assert result["Status"] == "FAILED"
-    reason = result["Reason"]
+    answer = cr.put.one(req)
+    assert answer["Status"] == "FAILED"
+    assert answer["PhysicalResourceId"] == names.CREATE_FAILED_PHYSICAL_ID
+    reason = answer["Reason"]
     assert f"CodeBuild build {PROJECT}:b7 of project {PROJECT} ended FAILED" in reason
     assert "in phase BUILD (exit status 1)" in reason
     assert "run the build again" in reason
-    assert result["is_complete_calls"] == 2
-    assert result["elapsed_seconds"] - 3 <= 5  # within one query interval of the failure
+    assert cr.clock.elapsed == 3  # at once: no sweep came in between
     assert codebuild.start_tokens == []  # nobody asked to start a build
+    assert cr.put.answers(unrelated) == []  # a wait on no build is not woken
+
+
+def test_a_build_event_for_another_project_wakes_nothing(moto_ecr: Any) -> None:
+    moto_ecr.create_repository(repositoryName="app")
+    codebuild = CodeBuild()
+    codebuild.builds()
+    codebuild.builds()
+    cr = in_process(moto_ecr, watch_factory=codebuild.watch)
+    req = request(RepositoryName="app", ImageTag="v1", CodeBuildProjectName=PROJECT)
+    cr.handle(req)
+    cr.handle(build_event("other-project", "FAILED"))
+    codebuild.stubber.assert_no_pending_responses()  # no look was made
+    assert cr.put.calls == []
 
 
 def test_failed_build_exits_3_from_the_cli_within_one_interval(moto_ecr: Any) -> None:
@@ -349,120 +414,128 @@ def test_trigger_starts_one_build_and_the_wait_ends_when_it_pushes(
         lambda params, **_: starts.append(params["idempotencyToken"]),
     )
     moto_ecr.create_repository(repositoryName="app")
-    clock = FakeClock()
-    pushed: list[str] = []
-    clock.at(23, lambda: pushed.append(push(moto_ecr, "app", single_manifest(), "v1")))
-    resource = ImageWaiterResource(
-        clock=clock,
-        sleep=clock.sleep,
-        query_interval=5,
-        poll_budget=0,
+    cr = in_process(
+        moto_ecr,
         watch_factory=lambda s: PipelineWatch(PROJECT, codebuild_client=codebuild_project),
     )
-    request = event(
+    req = trigger_request()
+    cr.handle(req)
+    assert cr.put.calls == []
+    (build_id,) = codebuild_project.list_builds_for_project(projectName=PROJECT)["ids"]
+    cr.sweep()
+    cr.clock.advance(23)
+    digest = push(moto_ecr, "app", single_manifest(), "v1")
+    cr.handle(push_event("app", digest, "v1"))
+    answer = cr.put.one(req)
+    assert answer["Status"] == "SUCCESS", answer.get("Reason")
+    assert answer["Data"][names.ATTR_IMAGE_DIGEST] == digest
+    assert starts == [idempotency_token(req["RequestId"], "codebuild", PROJECT)]
+    lines = json_lines(caplog.records)
+    assert [line["run"] for line in lines if line.get("verdict") == "triggered"] == [build_id]
+    looks = [line for line in lines if line.get("event") == "attempt"]
+    # The request's look (before the build), the look after storing, the sweep's, the push's.
+    assert len(looks) == 4
+    assert "run" not in looks[0]
+    assert {line["run"] for line in looks[1:]} == {build_id}
+
+
+def trigger_request(**props: str) -> dict[str, Any]:
+    return request(
         RepositoryName="app",
         ImageTag="v1",
-        CodeBuildProjectName=PROJECT,
         TriggerBuildOnMissing="true",
+        **(props or {"CodeBuildProjectName": PROJECT}),
     )
-    result = run_resource(request, clock, resource)
-    assert result["Status"] == "SUCCESS", result["Reason"]
-    assert (result["Data"] or {})[names.ATTR_IMAGE_DIGEST] == pushed[0]
-    assert starts == [idempotency_token(request["RequestId"], "codebuild", PROJECT)]
-    (build_id,) = codebuild_project.list_builds_for_project(projectName=PROJECT)["ids"]
-    assert result["is_complete_calls"] == 6  # 0, 5, ..., 25 s
-    lines = [json.loads(r.getMessage()) for r in caplog.records]
-    assert [line["run"] for line in lines if line.get("verdict") == "triggered"] == [build_id]
-    looks = [line for line in lines if line["event"] == "attempt"]
-    assert len(looks) == 6
-    assert {line["run"] for line in looks} == {build_id}
 
 
 def test_image_already_there_starts_nothing(moto_ecr: Any, codebuild_project: Any) -> None:
     moto_ecr.create_repository(repositoryName="app")
     push(moto_ecr, "app", single_manifest(), "v1")
-    clock = FakeClock()
-    resource = ImageWaiterResource(
-        clock=clock,
-        sleep=clock.sleep,
-        query_interval=5,
+    cr = in_process(
+        moto_ecr,
         watch_factory=lambda s: PipelineWatch(PROJECT, codebuild_client=codebuild_project),
     )
-    request = event(
-        RepositoryName="app",
-        ImageTag="v1",
-        CodeBuildProjectName=PROJECT,
-        TriggerBuildOnMissing="true",
-    )
-    result = run_resource(request, clock, resource)
-    assert result["Status"] == "SUCCESS", result["Reason"]
+    req = trigger_request()
+    cr.handle(req)
+    assert cr.put.one(req)["Status"] == "SUCCESS"
     assert codebuild_project.list_builds_for_project(projectName=PROJECT).get("ids", []) == []
 
 
-def test_retried_on_event_for_the_same_request_starts_no_second_build(moto_ecr: Any) -> None:
+class DiesBeforeRecordingTheRun:
+    """A DynamoDB client whose first write of a started build's id dies with the invocation
+    (the build is started, the table does not know it)."""
+
+    def __init__(self) -> None:
+        self.real = boto3.client("dynamodb", region_name=REGION)
+        self.died = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+    def update_item(self, **kwargs: Any) -> Any:
+        if kwargs.get("UpdateExpression") == "SET #run = :run" and not self.died:
+            self.died = True
+            raise RuntimeError("the invocation died after StartBuild")
+        return self.real.update_item(**kwargs)
+
+
+@pytest.mark.parametrize("how", ["delivered again", "retried after dying mid-way"])
+def test_the_same_request_again_starts_no_second_build(moto_ecr: Any, how: str) -> None:
     moto_ecr.create_repository(repositoryName="app")
     began = datetime.fromtimestamp(START, UTC)
     started = build("IN_PROGRESS", began)
     codebuild = CodeBuild()
-    # First on_event: no build yet, so it starts one.
+    req = trigger_request()
+    # First delivery: no build yet (its look, then the check before starting), so it starts one.
+    codebuild.builds()
     codebuild.builds()
     codebuild.stubber.add_response(
         "start_build",
         {"build": started},
         {
             "projectName": PROJECT,
-            "idempotencyToken": idempotency_token(event()["RequestId"], "codebuild", PROJECT),
+            "idempotencyToken": idempotency_token(req["RequestId"], "codebuild", PROJECT),
         },
     )
-    # The retried on_event (same RequestId, no state): the build is running, follow it.
-    codebuild.builds(started)
-    # is_complete with the state: the image is still missing, the build still running.
-    codebuild.builds(started)
-    clock = FakeClock()
-    resource = ImageWaiterResource(
-        clock=clock, sleep=clock.sleep, query_interval=5, watch_factory=codebuild.watch
-    )
-    request = event(
-        RepositoryName="app",
-        ImageTag="v1",
-        CodeBuildProjectName=PROJECT,
-        TriggerBuildOnMissing="true",
-    )
-    first = resource.on_event(request)
-    retried = resource.on_event(request)
-    assert first[names.STATE_KEY]["run"] == started["id"]
-    assert retried[names.STATE_KEY]["run"] == started["id"]
-    answer = resource.is_complete({**request, **retried})
-    assert answer == {"IsComplete": False}
+    for _ in range(3):  # every later look (or the retry's check) sees the build running
+        codebuild.builds(started)
+    if how == "delivered again":
+        cr = in_process(moto_ecr, watch_factory=codebuild.watch)
+        cr.handle(req)
+    else:
+        cr = in_process(
+            moto_ecr, watch_factory=codebuild.watch, dynamodb=DiesBeforeRecordingTheRun()
+        )
+        with pytest.raises(RuntimeError, match="died"):
+            cr.handle(req)
+    cr.handle(req)
     codebuild.stubber.assert_no_pending_responses()
     assert len(codebuild.start_tokens) == 1  # one StartBuild for the request
+    (wait,) = cr.service.store.everything()
+    assert (wait.status, wait.run) == ("pending", started["id"])
+    assert cr.put.calls == []
 
 
 def test_refused_start_fails_the_request_naming_the_action(moto_ecr: Any) -> None:
     moto_ecr.create_repository(repositoryName="app")
     codebuild = CodeBuild()
     codebuild.builds()
+    codebuild.builds()
     codebuild.stubber.add_client_error(
         "start_build", "AccessDeniedException", "not authorized to perform StartBuild", 400
     )
-    clock = FakeClock()
-    resource = ImageWaiterResource(
-        clock=clock, sleep=clock.sleep, query_interval=5, watch_factory=codebuild.watch
-    )
-    request = event(
-        RepositoryName="app",
-        ImageTag="v1",
-        CodeBuildProjectName=PROJECT,
-        TriggerBuildOnMissing="true",
-    )
-    result = run_resource(request, clock, resource)
-    assert result["Status"] == "FAILED"
-    assert "access denied to codebuild:StartBuild" in result["Reason"]
-    assert "grant codebuild:StartBuild" in result["Reason"]
-    assert result["is_complete_calls"] == 0
+    cr = in_process(moto_ecr, watch_factory=codebuild.watch)
+    req = trigger_request()
+    cr.handle(req)
+    codebuild.stubber.assert_no_pending_responses()
+    answer = cr.put.one(req)
+    assert answer["Status"] == "FAILED"
+    assert answer["PhysicalResourceId"] == names.CREATE_FAILED_PHYSICAL_ID
+    assert "access denied to codebuild:StartBuild" in answer["Reason"]
+    assert "grant codebuild:StartBuild" in answer["Reason"]
 
 
-def test_pipeline_started_once_then_its_failure_ends_the_wait(moto_ecr: Any) -> None:
+def test_pipeline_started_once_then_its_failure_event_ends_the_wait(moto_ecr: Any) -> None:
     moto_ecr.create_repository(repositoryName="app")
     pipeline = "app-pipeline"
     began = datetime.fromtimestamp(START, UTC)
@@ -480,17 +553,24 @@ def test_pipeline_started_once_then_its_failure_ends_the_wait(moto_ecr: Any) -> 
         }
         return {"pipelineExecutionSummaries": [summary]}
 
-    request = event(
-        RepositoryName="app", ImageTag="v1", PipelineName=pipeline, TriggerBuildOnMissing="true"
-    )
-    token = idempotency_token(request["RequestId"], "codepipeline", pipeline)
-    stubber.add_response("list_pipeline_executions", {}, listed)  # nothing running
+    req = trigger_request(PipelineName=pipeline)
+    token = idempotency_token(req["RequestId"], "codepipeline", pipeline)
+    stubber.add_response("list_pipeline_executions", {}, listed)  # the look: nothing running
+    stubber.add_response("list_pipeline_executions", {}, listed)  # before starting: nothing
     stubber.add_response(
         "start_pipeline_execution",
         {"pipelineExecutionId": "exec-1"},
         {"name": pipeline, "clientRequestToken": token},
     )
     stubber.add_response("list_pipeline_executions", executions("InProgress", 0), listed)
+    cr = in_process(
+        moto_ecr,
+        watch_factory=lambda s: PipelineWatch(None, s.pipeline_name, codepipeline_client=client),
+    )
+    cr.handle(req)
+    assert cr.put.calls == []
+
+    cr.clock.advance(4)
     stubber.add_response("list_pipeline_executions", executions("Failed", 4), listed)
     stubber.add_response(
         "list_action_executions",
@@ -506,19 +586,11 @@ def test_pipeline_started_once_then_its_failure_ends_the_wait(moto_ecr: Any) -> 
         },
         {"pipelineName": pipeline, "filter": {"pipelineExecutionId": "exec-1"}},
     )
-    clock = FakeClock()
-    resource = ImageWaiterResource(
-        clock=clock,
-        sleep=clock.sleep,
-        query_interval=5,
-        poll_budget=0,
-        watch_factory=lambda s: PipelineWatch(None, s.pipeline_name, codepipeline_client=client),
-    )
-    result = run_resource(request, clock, resource)
+    cr.handle(pipeline_event(pipeline, "FAILED"))
     stubber.assert_no_pending_responses()
-    assert result["Status"] == "FAILED"
-    reason = result["Reason"]
+    answer = cr.put.one(req)
+    assert answer["Status"] == "FAILED"
+    reason = answer["Reason"]
     assert f"CodePipeline execution exec-1 of pipeline {pipeline} ended Failed" in reason
     assert "in stage Build, action DockerPush (push denied)" in reason
-    assert result["is_complete_calls"] == 2
-    assert result["elapsed_seconds"] == 5
+    assert cr.clock.elapsed == 4

@@ -3,8 +3,8 @@
 The manifest is in the local ECR (the moto server over HTTP); GetDownloadUrlForLayer hands out
 a URL on a local HTTP server serving the config JSON under its true sha256 (moto does not
 implement the call: see the ``ecr_blob_urls`` fixture). Every front end is covered: the
-engine's EcrLookup, the CLI's main() and the custom-resource handlers run by the local
-Provider framework. The presigned URL's fake signature must show up nowhere.
+engine's EcrLookup and the CLI's main() (the custom resource's handler:
+tests/test_acceptance_lambda_ready.py). The presigned URL's fake signature must show up nowhere.
 """
 
 from __future__ import annotations
@@ -20,9 +20,7 @@ from urllib.parse import urlsplit
 import pytest
 from botocore.awsrequest import AWSResponse, HTTPHeaders
 
-from ecr_image_waiter import names
 from ecr_image_waiter.cli.main import ExitStatus, main
-from ecr_image_waiter.custom_resource.resource import ImageWaiterResource
 from ecr_image_waiter.engine import (
     EcrLookup,
     Kind,
@@ -35,7 +33,6 @@ from ecr_image_waiter.engine import (
 from ecr_image_waiter.engine.lookup import make_client
 from ecr_image_waiter.engine.manifest import CONFIG_MAX_BYTES, LambdaImageInspector
 from ecr_image_waiter.errors import UnusableImageError
-from ecr_image_waiter.local.framework import run_custom_resource
 from tests.blobs import CREDENTIAL, SIGNATURE, config_manifest, image_config, sha256_of
 from tests.images import DOCKER_V2, OCI_MANIFEST, push
 
@@ -304,35 +301,13 @@ def test_trickling_config_is_abandoned_at_the_deadline(
     assert_no_url(observation, observation.image.to_dict())
 
 
-# --- Through the CLI and the custom-resource handlers -----------------------------------------
+# --- Through the CLI (the custom resource's leg: tests/test_acceptance_lambda_ready.py) ------
 
 
 def cli(*argv: str) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
     status = main(list(argv), stdout=out, stderr=err, env=os.environ)
     return int(status), out.getvalue(), err.getvalue()
-
-
-def run_resource(**props: str) -> Any:
-    request: dict[str, Any] = json.loads((EVENTS / "create.json").read_text())
-    request["ResourceProperties"] = {names.PROP_SERVICE_TOKEN: request["ServiceToken"], **props}
-    now = [1_800_000_000.0]
-
-    def sleep(seconds: float) -> None:
-        now[0] += seconds
-
-    resource = ImageWaiterResource(
-        clock=lambda: now[0], sleep=sleep, query_interval=5, poll_budget=0
-    )
-    return run_custom_resource(
-        request,
-        on_event=resource.on_event,
-        is_complete=resource.is_complete,
-        query_interval=5,
-        total_timeout=600,
-        clock=lambda: now[0],
-        sleep=sleep,
-    )
 
 
 def test_cli_exits_3_for_an_amd64_image_asked_for_arm64(
@@ -362,39 +337,3 @@ def test_cli_reports_why_the_architecture_is_unknown(
     assert "HTTP 404" in record["architectureUnknownReason"]
     assert "architecture unknown: downloading the config" in err  # the progress line
     assert_no_url(out, err)
-
-
-def test_resource_fails_at_once_for_an_amd64_image_on_arm64(
-    ecr: Any, blob_server: Any, ecr_blob_urls: Any, caplog: pytest.LogCaptureFixture
-) -> None:
-    watch_logs(caplog)
-    arrange(ecr, blob_server, ecr_blob_urls, AMD64)
-    result = run_resource(RepositoryName=REPO, ImageTag="v1", Architecture="arm64")
-    assert result["Status"] == "FAILED"
-    assert result["is_complete_calls"] == 1
-    for text in ("linux/amd64", "Lambda architecture x86_64", "architecture arm64"):
-        assert text in result["Reason"]
-    assert_no_url(json.dumps(result, default=str), caplog.text)
-
-    ok = run_resource(RepositoryName=REPO, ImageTag="v1", Architecture="x86_64")
-    assert ok["Status"] == "SUCCESS", ok["Reason"]
-    assert ok["Data"][names.ATTR_ARCHITECTURE] == "x86_64"
-    assert_no_url(json.dumps(ok, default=str), caplog.text)
-
-
-def test_resource_logs_why_the_architecture_is_unknown(
-    ecr: Any, blob_server: Any, ecr_blob_urls: Any, caplog: pytest.LogCaptureFixture
-) -> None:
-    watch_logs(caplog)
-    arrange(ecr, blob_server, ecr_blob_urls, ARM64, served=AMD64)
-    result = run_resource(RepositoryName=REPO, ImageTag="v1", Architecture="arm64")
-    assert result["Status"] == "SUCCESS", result["Reason"]
-    assert result["Data"][names.ATTR_ARCHITECTURE] == ""
-    ready = [
-        json.loads(r.getMessage())
-        for r in caplog.records
-        if r.name == "ecr_image_waiter.custom_resource" and '"verdict": "ready"' in r.getMessage()
-    ]
-    assert ready, caplog.text
-    assert ready[-1]["architecture"].startswith("unknown: the downloaded config does not hash")
-    assert_no_url(json.dumps(result, default=str), caplog.text)

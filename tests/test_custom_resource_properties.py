@@ -1,34 +1,41 @@
-"""ResourceProperties validation at on_event: each bad value fails naming its property."""
+"""ResourceProperties validation: each bad value fails the request at once, through the
+provider's service, with a reason naming its property and the rule."""
 
 from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ecr_image_waiter import names
-from ecr_image_waiter.custom_resource import handler
 from ecr_image_waiter.custom_resource.properties import parse_properties
 from ecr_image_waiter.errors import InvalidPropertyError
+from tests.provider_support import EVENTS, InProcess, in_process, request
 
-EVENTS = Path(__file__).parent / "events"
 DIGEST = "sha256:" + "ab" * 32
+LIMIT = names.MAX_TIMEOUT_SECONDS
 
 
-def create_event(**props: str) -> dict[str, Any]:
-    event: dict[str, Any] = json.loads((EVENTS / "create.json").read_text())
-    base = {names.PROP_SERVICE_TOKEN: event["ServiceToken"], names.PROP_REPOSITORY_NAME: "app"}
-    event["ResourceProperties"] = {**base, **props}
-    return event
+@pytest.fixture
+def cr(moto_ecr: Any) -> InProcess:
+    return in_process(moto_ecr)
 
 
-def fails(**props: Any) -> InvalidPropertyError:
-    with pytest.raises(InvalidPropertyError) as info:
-        handler.on_event(create_event(**props))
-    return info.value
+def create_event(**props: Any) -> dict[str, Any]:
+    return request(**{names.PROP_REPOSITORY_NAME: "app", **props})
+
+
+def fails(cr: InProcess, **props: Any) -> str:
+    """The request's one answer: FAILED at once, with the create-failed marker; its reason."""
+    req = create_event(**props)
+    cr.handle(req)
+    answer = cr.put.one(req)
+    assert answer["Status"] == "FAILED"
+    assert answer["PhysicalResourceId"] == names.CREATE_FAILED_PHYSICAL_ID
+    assert cr.clock.elapsed == 0
+    return str(answer["Reason"])
 
 
 BAD = [
@@ -48,16 +55,23 @@ BAD = [
     ({"TimeoutSeconds": " 30"}, "TimeoutSeconds", "whole number"),
     ({"TimeoutSeconds": "1e3"}, "TimeoutSeconds", "whole number"),
     ({"TimeoutSeconds": "9" * 40}, "TimeoutSeconds", "whole number"),
-    ({"TimeoutSeconds": "3541"}, "TimeoutSeconds", "largest accepted deadline is 3540 s"),
+    (
+        {"TimeoutSeconds": str(LIMIT + 1)},
+        "TimeoutSeconds",
+        f"largest accepted deadline is {LIMIT} s",
+    ),
     ({"TimeoutSeconds": "600", "MaxRetries": "5"}, "TimeoutSeconds", "MaxRetries"),
     ({"TimeoutSeconds": "600", "RetryDelaySeconds": "5"}, "TimeoutSeconds", "RetryDelaySeconds"),
     ({"MaxRetries": "0"}, "MaxRetries", "1 or more"),
     ({"MaxRetries": "sixty"}, "MaxRetries", "whole number"),
     ({"RetryDelaySeconds": "0"}, "RetryDelaySeconds", "1 or more"),
     ({"MaxRetries": "60", "RetryDelaySeconds": "60"}, "MaxRetries", "60 x 60"),
-    ({"MaxRetries": "120"}, "MaxRetries", "largest accepted deadline is 3540 s"),
+    ({"MaxRetries": "120"}, "MaxRetries", f"largest accepted deadline is {LIMIT} s"),
     ({"IntervalSeconds": "0"}, "IntervalSeconds", "1 or more"),
-    ({"IntervalSeconds": "4000"}, "IntervalSeconds", "at most 3540"),
+    ({"IntervalSeconds": "59"}, "IntervalSeconds", "59 is too short"),
+    ({"IntervalSeconds": "5"}, "IntervalSeconds", "its sweep runs every 60 s"),
+    ({"IntervalSeconds": "30"}, "IntervalSeconds", 'give "60" or more, or remove it'),
+    ({"IntervalSeconds": "4000"}, "IntervalSeconds", f"at most {LIMIT}"),
     ({"WaitForRepository": "yes"}, "WaitForRepository", '"true" or "false"'),
     ({"LambdaCompatible": "1"}, "LambdaCompatible", '"true" or "false"'),
     ({"Architecture": "amd64"}, "Architecture", "'x86_64' or 'arm64'"),
@@ -65,9 +79,9 @@ BAD = [
     ({"PipelineName": "p" * 101}, "PipelineName", "CodePipeline name"),
     ({"TriggerBuildOnMissing": "true"}, "TriggerBuildOnMissing", "CodeBuildProjectName"),
     ({"TriggerBuildOnMissing": "maybe"}, "TriggerBuildOnMissing", '"true" or "false"'),
-    ({"ServiceTimeout": "300", "TimeoutSeconds": "300"}, "TimeoutSeconds", "is 240 s"),
+    ({"ServiceTimeout": "300", "TimeoutSeconds": "300"}, "TimeoutSeconds", "is 210 s"),
     ({"ServiceTimeout": "7200"}, "ServiceTimeout", "1 to 3600"),
-    ({"ServiceTimeout": "60"}, "ServiceTimeout", "give ServiceTimeout 61 or more, or remove it"),
+    ({"ServiceTimeout": "90"}, "ServiceTimeout", "give ServiceTimeout 91 or more, or remove it"),
     ({"TimeoutSeconds": 30}, "TimeoutSeconds", "must be a string"),
     ({"ImageTag": ["v1"]}, "ImageTag", "must be a string"),
 ]
@@ -76,20 +90,23 @@ BAD = [
 @pytest.mark.parametrize(
     ("props", "prop", "rule"), BAD, ids=[f"{b[1]}-{i}" for i, b in enumerate(BAD)]
 )
-def test_bad_property_fails_at_on_event_naming_it(
-    props: dict[str, Any], prop: str, rule: str
+def test_bad_property_fails_the_request_naming_it(
+    cr: InProcess, props: dict[str, Any], prop: str, rule: str
 ) -> None:
-    error = fails(**props)
-    assert error.prop == prop
-    assert str(error).startswith(f"property {prop}: ")
-    assert rule in str(error)
+    reason = fails(cr, **props)
+    assert reason.startswith(f"property {prop}: ")
+    assert rule in reason
+    with pytest.raises(InvalidPropertyError) as info:
+        parse_properties({names.PROP_REPOSITORY_NAME: "app", **props})
+    assert info.value.prop == prop
+    assert str(info.value) == reason
 
 
-def test_missing_repository_is_named() -> None:
-    event = create_event()
-    del event["ResourceProperties"][names.PROP_REPOSITORY_NAME]
-    with pytest.raises(InvalidPropertyError, match="RepositoryName: is required"):
-        handler.on_event(event)
+def test_missing_repository_is_named(cr: InProcess) -> None:
+    req = create_event()
+    del req["ResourceProperties"][names.PROP_REPOSITORY_NAME]
+    cr.handle(req)
+    assert cr.put.one(req)["Reason"].startswith("property RepositoryName: is required")
 
 
 @pytest.mark.parametrize(
@@ -97,17 +114,17 @@ def test_missing_repository_is_named() -> None:
     ["x" * 100_000, "ß" * 5000 + "/", "\x00\x01\x02" * 1000, "😀" * 3000, "a\nb\r\n" * 500],
 )
 @pytest.mark.parametrize("prop", ["RepositoryName", "ImageTag", "TimeoutSeconds", "Architecture"])
-def test_garbage_values_give_short_messages(prop: str, value: str) -> None:
-    error = fails(**{prop: value})
-    assert error.prop == prop
-    assert len(str(error)) < 400
-    assert "\n" not in str(error)
+def test_garbage_values_give_short_messages(cr: InProcess, prop: str, value: str) -> None:
+    reason = fails(cr, **{prop: value})
+    assert reason.startswith(f"property {prop}: ")
+    assert len(reason) < 400
+    assert "\n" not in reason
 
 
-def test_garbage_property_name_is_shortened() -> None:
-    error = fails(**{"Z" * 5000: "1"})
-    assert len(str(error)) < 600
-    assert "not a property" in str(error)
+def test_garbage_property_name_is_shortened(cr: InProcess) -> None:
+    reason = fails(cr, **{"Z" * 5000: "1"})
+    assert len(reason) < 600
+    assert "not a property" in reason
 
 
 def test_defaults_are_the_original_designs() -> None:
@@ -129,8 +146,8 @@ def test_every_property_is_carried() -> None:
             "RepositoryName": "team/app",
             "ImageDigest": DIGEST,
             "RegistryId": "210987654321",
-            "TimeoutSeconds": "3540",
-            "IntervalSeconds": "7",
+            "TimeoutSeconds": str(LIMIT),
+            "IntervalSeconds": "120",
             "WaitForRepository": "TRUE",
             "ResolveNonce": "2026-01-01T00:00:00Z 🚀",
             "Architecture": "arm64",
@@ -143,8 +160,8 @@ def test_every_property_is_carried() -> None:
     assert settings.reference.digest == DIGEST
     assert settings.reference.tag is None
     assert settings.reference.registry_id == "210987654321"
-    assert settings.timeout_seconds == 3540
-    assert settings.interval_seconds == 7
+    assert settings.timeout_seconds == LIMIT
+    assert settings.interval_seconds == 120
     assert settings.wait_for_repository is True
     assert settings.architecture == "arm64"
     assert settings.lambda_compatible is False
@@ -155,15 +172,23 @@ def test_every_property_is_carried() -> None:
 
 
 def test_largest_retry_pair_is_accepted() -> None:
-    assert parse_properties({"RepositoryName": "app", "MaxRetries": "118"}).timeout_seconds == 3540
+    settings = parse_properties({"RepositoryName": "app", "MaxRetries": "117"})
+    assert settings.timeout_seconds == 117 * 30 == LIMIT
 
 
-def test_delete_never_validates() -> None:
+def test_the_smallest_interval_is_the_sweeps_period() -> None:
+    settings = parse_properties({"RepositoryName": "app", "IntervalSeconds": "60"})
+    assert settings.interval_seconds == names.SWEEP_PERIOD_SECONDS == 60
+
+
+def test_delete_never_validates(cr: InProcess) -> None:
     event: dict[str, Any] = json.loads((EVENTS / "delete.json").read_text())
     event["ResourceProperties"] = {"RepositoryName": "NOT VALID", "Bogus": ["x"]}
     before = copy.deepcopy(event)
-    assert handler.on_event(event) == {"PhysicalResourceId": event["PhysicalResourceId"]}
-    assert handler.is_complete(event) == {"IsComplete": True}
+    cr.handle(event)
+    answer = cr.put.one(event)
+    assert answer["Status"] == "SUCCESS"
+    assert answer["PhysicalResourceId"] == event["PhysicalResourceId"]
     assert event == before
 
 

@@ -1,29 +1,30 @@
-"""Generated custom-resource properties: on_event succeeds for valid input or raises
-InvalidPropertyError naming the property — never another exception, never a success for
-invalid input — and whatever the input, the response CloudFormation receives (through the
-local Provider-framework driver) stays under 4096 bytes and no log line carries the
+"""Generated custom-resource properties: the validator the provider runs on every request
+accepts valid input or raises InvalidPropertyError naming the property — never another
+exception, never a success for invalid input — and whatever the request, the one answer
+the provider sends CloudFormation stays under 4096 bytes and no log line carries the
 ResponseURL or the credentials.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import string
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import boto3
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ecr_image_waiter import names
-from ecr_image_waiter.custom_resource.properties import Settings
-from ecr_image_waiter.custom_resource.resource import ImageWaiterResource
+from ecr_image_waiter.custom_resource.properties import Settings, parse_properties
 from ecr_image_waiter.engine import EcrLookup
 from ecr_image_waiter.errors import InvalidPropertyError
-from ecr_image_waiter.local.framework import make_request, run_custom_resource
 from tests.faultproxy import Decision, Fault, FaultProxy, Tally, pass_all, scale, waiter_client
 from tests.images import push, single_manifest
+from tests.provider_support import FakeClock, RecordingPut, create_resources, request, service
 from tests.test_fuzz_references import digest, invalid_reference, repository, tag
 
 TALLY = Tally("custom resource properties")
@@ -49,20 +50,10 @@ def fuzz_settings(examples: int) -> settings:
     )
 
 
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-
 # --- valid properties, by construction -----------------------------------------------------
 
 whole = st.integers(min_value=1, max_value=MAX_TIMEOUT)
+interval = st.integers(min_value=names.MIN_INTERVAL_SECONDS, max_value=MAX_TIMEOUT)
 flag = st.sampled_from(["true", "false", "TRUE", "False"])
 
 
@@ -84,7 +75,7 @@ def valid_properties(draw: st.DrawFn, repo: st.SearchStrategy[str] = repository)
         props[names.PROP_RETRY_DELAY_SECONDS] = str(delay)
     optional = {
         names.PROP_REGISTRY_ID: st.just("123456789012"),
-        names.PROP_INTERVAL_SECONDS: whole.map(str),
+        names.PROP_INTERVAL_SECONDS: interval.map(str),
         names.PROP_WAIT_FOR_REPOSITORY: flag,
         names.PROP_ARCHITECTURE: st.sampled_from(list(names.ARCHITECTURES)),
         names.PROP_LAMBDA_COMPATIBLE: flag,
@@ -239,25 +230,25 @@ def invalid_properties(draw: st.DrawFn) -> tuple[str, str, dict[str, Any]]:
     return label, names.PROP_TRIGGER_BUILD_ON_MISSING, props
 
 
-def on_event(props: Any) -> dict[str, Any]:
-    resource = ImageWaiterResource(clock=FakeTime().clock)
-    return resource.on_event(make_request("Create", {}) | {"ResourceProperties": props})
+def accepted(settings: Settings) -> bool:
+    """What an accepted request must hold: a physical id CloudFormation takes, a deadline the
+    provider can keep, an interval no shorter than the sweep's period."""
+    return (
+        0 < len(settings.physical_id.encode()) <= names.PHYSICAL_ID_MAX_BYTES
+        and 0 < settings.timeout_seconds <= MAX_TIMEOUT
+        and (settings.interval_seconds is None or settings.interval_seconds >= 60)
+    )
 
 
 @given(valid_properties())
 @fuzz_settings(300)
 def test_valid_properties_start_the_wait(props: dict[str, str]) -> None:
     try:
-        result = on_event(props)
+        settings = parse_properties(props)
     except InvalidPropertyError as error:
         TALLY.add("valid", ok=False)
         raise AssertionError(f"valid properties refused: {error}") from error
-    state = result[names.STATE_KEY]
-    ok = (
-        len(result["PhysicalResourceId"].encode()) <= names.PHYSICAL_ID_MAX_BYTES
-        and 0 < state["deadline"] - state["startedAt"] <= MAX_TIMEOUT
-    )
-    assert TALLY.add("valid", ok=ok), result
+    assert TALLY.add("valid", ok=accepted(settings)), settings
 
 
 @given(invalid_properties())
@@ -267,7 +258,7 @@ def test_invalid_properties_are_refused_naming_the_property(
 ) -> None:
     label, prop, props = case
     try:
-        result = on_event(props)
+        result = parse_properties(props)
     except InvalidPropertyError as error:
         message = str(error)
         ok = prop[:50] in message and len(message.encode()) < 1500 and "\n" not in message
@@ -296,26 +287,25 @@ anything = st.one_of(
 @fuzz_settings(300)
 def test_any_properties_start_the_wait_or_raise_invalid_property_error(props: Any) -> None:
     try:
-        result = on_event(props)
+        settings = parse_properties(props)
     except InvalidPropertyError:
         TALLY.add("any-refused", ok=True)
         return
     except Exception as error:
         TALLY.add("any-crashed", ok=False)
         raise AssertionError(f"{props!r} raised {type(error).__name__}: {error}") from error
-    # Accepted: only string properties naming a repository, and a wait that really started.
-    state = result[names.STATE_KEY]
+    # Accepted: only string properties naming a repository, and settings a wait can keep.
     ok = (
         isinstance(props, dict)
         and all(isinstance(value, str) for value in props.values())
         and names.PROP_REPOSITORY_NAME in props
-        and result["PhysicalResourceId"].endswith(props.get(names.PROP_IMAGE_TAG, ""))
-        and 0 < state["deadline"] - state["startedAt"] <= MAX_TIMEOUT
+        and settings.physical_id.endswith(props.get(names.PROP_IMAGE_TAG, ""))
+        and accepted(settings)
     )
-    assert TALLY.add("any-accepted", ok=ok), (props, result)
+    assert TALLY.add("any-accepted", ok=ok), (props, settings)
 
 
-# --- through the Provider framework: the response and the logs --------------------------------
+# --- through the provider: the answer and the logs -------------------------------------------
 
 
 @pytest.fixture
@@ -324,12 +314,14 @@ def cfn(
     moto_server_url: str,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
-) -> Iterator[tuple[FaultProxy, Callable[[dict[str, Any]], Any]]]:
-    """Run requests through the driver against the local ECR behind a proxy."""
+) -> Iterator[tuple[FaultProxy, Callable[[dict[str, Any]], list[tuple[str, str]]]]]:
+    """Deliver requests to the provider's service, ECR behind a proxy, the table on the
+    server; each run gives the (url, body) pairs it sent."""
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
     monkeypatch.setenv("AWS_SESSION_TOKEN", TOKEN)
     server_ecr.create_repository(repositoryName=PRESENT)
     push(server_ecr, PRESENT, single_manifest("props"), tag="v1")
+    create_resources(endpoint=moto_server_url)
     caplog.set_level(logging.INFO)
     with FaultProxy(moto_server_url, pass_all) as proxy:
 
@@ -337,20 +329,17 @@ def cfn(
             client = waiter_client(proxy.url, total_attempts=1)
             return EcrLookup(client, wait_for_repository=False)
 
-        def run(request: dict[str, Any]) -> Any:
-            fake = FakeTime()
-            resource = ImageWaiterResource(
-                clock=fake.clock, sleep=fake.sleep, lookup_factory=lookup, query_interval=5
+        def run(req: dict[str, Any]) -> list[tuple[str, str]]:
+            put = RecordingPut()
+            provider = service(
+                FakeClock(),
+                put,
+                lookup_factory=lookup,
+                dynamodb=boto3.client("dynamodb", endpoint_url=moto_server_url),
+                events=boto3.client("events", endpoint_url=moto_server_url),
             )
-            return run_custom_resource(
-                request,
-                on_event=resource.on_event,
-                is_complete=resource.is_complete,
-                query_interval=5,
-                total_timeout=names.PROVIDER_TOTAL_TIMEOUT_SECONDS,
-                clock=fake.clock,
-                sleep=fake.sleep,
-            )
+            provider.on_request(req)
+            return put.calls
 
         yield proxy, run
 
@@ -375,40 +364,40 @@ def cfn_case(draw: st.DrawFn) -> tuple[str, dict[str, Any], Decision]:
         code = draw(st.sampled_from(["SomethingNobodyExpected", "LimitExceededException"]))
         answer = Decision(Fault.CUSTOM, answer=(400, code, text))
     physical = f"default/{props.get(names.PROP_REPOSITORY_NAME, 'x')!s}:v1"[:1000]
-    request = (
-        make_request("Delete", {}, physical_id=physical)
-        if kind == "delete"
-        else make_request("Create", {})
-    )
-    request["ResourceProperties"] = {names.PROP_SERVICE_TOKEN: request["ServiceToken"], **props}
-    return kind, request, answer
+    req = request("Delete", physical_id=physical) if kind == "delete" else request()
+    req["ResourceProperties"] = {names.PROP_SERVICE_TOKEN: req["ServiceToken"], **props}
+    return kind, req, answer
 
 
 @given(cfn_case())
 @fuzz_settings(120)
 def test_the_response_to_cloudformation_stays_under_4096_bytes_and_logs_stay_clean(
-    cfn: tuple[FaultProxy, Callable[[dict[str, Any]], Any]],
+    cfn: tuple[FaultProxy, Callable[[dict[str, Any]], list[tuple[str, str]]]],
     caplog: pytest.LogCaptureFixture,
     case: tuple[str, dict[str, Any], Decision],
 ) -> None:
     proxy, run = cfn
-    kind, request, answer = case
+    kind, req, answer = case
     proxy.set_plan(lambda _n, _t, _op: answer)
     caplog.clear()
-    result = run(request)
+    sent = run(req)
     expected = "SUCCESS" if kind in ("present", "delete") else "FAILED"
     logs = caplog.text
-    leaks = [s for s in (request["ResponseURL"], SECRET, TOKEN) if s in logs or s in result["body"]]
+    bodies = [text for _url, text in sent]
+    leaks = [
+        s for s in (req["ResponseURL"], SECRET, TOKEN) if s in logs or any(s in b for b in bodies)
+    ]
+    status = json.loads(bodies[0])["Status"] if len(bodies) == 1 else f"{len(bodies)} answers"
     ok = (
-        result["Status"] == expected
-        and result["response_within_limit"]
+        status == expected
+        and all(url == req["ResponseURL"] for url, _text in sent)
+        and all(len(b.encode()) <= names.CLOUDFORMATION_RESPONSE_MAX_BYTES for b in bodies)
         and not leaks
-        and result["Reason"] != "Operation timed out"
     )
     assert TALLY.add(f"cfn-{kind}", ok=ok), (
         kind,
-        result["Status"],
-        result["response_bytes"],
+        status,
+        [len(b.encode()) for b in bodies],
         leaks,
-        result["Reason"][:300],
+        bodies[:1],
     )

@@ -6,8 +6,8 @@ The reason CloudFormation shows is the text of the engine's error for the last o
 it the way the custom resource does (the look is ``EcrLookup`` + ``LambdaImageInspector``,
 what the resource calls), and every hostile case must give a reason and a log line with no
 control, C1 or bidi character, within CloudFormation's 4,096-byte response. To point this at
-another handler, replace :func:`failed_reason` (and ``test_the_handler_today``, which runs the
-present Lambda entry points through the local Provider framework model).
+another handler, replace :func:`failed_reason`; ``test_the_handler`` runs the provider's entry
+point itself.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,6 +30,7 @@ from ecr_image_waiter.engine.wait import never_error, timeout_error
 from tests.blobs import config_manifest
 from tests.hostile import PAYLOAD, FakeEcr, assert_safe
 from tests.images import DOCKER_V2, OCI_INDEX, OCI_MANIFEST, push, single_manifest
+from tests.provider_support import ServerProvider
 
 REPO = "app/fn"
 #: CloudFormation: "The total size of the response body can't exceed 4096 bytes".
@@ -133,37 +133,28 @@ def test_reason_and_log_line_are_safe(arrange: Callable[[FakeEcr], None]) -> Non
     assert len(response.encode()) < MAX_RESPONSE_BYTES
 
 
-# --- The Lambda entry points of today, through the local Provider framework model ------------
+# --- The provider's entry point, as Lambda runs it ------------------------------------------
 
 
-def test_the_handler_today(server_ecr: Any, caplog: pytest.LogCaptureFixture) -> None:
-    """Hostile text a registry does store (valid JSON) through ``custom_resource.handler``."""
-    from ecr_image_waiter import names
-    from ecr_image_waiter.custom_resource import handler
-    from ecr_image_waiter.local.framework import run_custom_resource
-
+def test_the_handler(
+    server_ecr: Any,
+    moto_server_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Hostile text a registry does store (valid JSON) through ``custom_resource.handler``:
+    the answer read back from the presigned ResponseURL and the handler's log lines."""
     caplog.set_level(logging.DEBUG, logger="ecr_image_waiter")
     server_ecr.create_repository(repositoryName=REPO)
     body = json.loads(single_manifest("cr", OCI_MANIFEST))
     body["artifactType"] = PAYLOAD
     push(server_ecr, REPO, json.dumps(body), tag="v1")
-    request: dict[str, Any] = json.loads(
-        (Path(__file__).parent / "events" / "create.json").read_text()
-    )
-    request["ResourceProperties"] = {
-        names.PROP_SERVICE_TOKEN: request["ServiceToken"],
-        "RepositoryName": REPO,
-        "ImageTag": "v1",
-    }
-    result = run_custom_resource(
-        request,
-        on_event=handler.on_event,
-        is_complete=handler.is_complete,
-        query_interval=5,
-        total_timeout=600,
-        sleep=lambda _seconds: None,
-    )
-    assert result["Status"] == "FAILED"
-    assert "NotAnImage" in result["Reason"]
+    provider = ServerProvider(moto_server_url, monkeypatch)
+    req = provider.request(RepositoryName=REPO, ImageTag="v1")
+    provider(req)
+    answer = provider.answer(req)
+    assert answer is not None
+    assert answer["Status"] == "FAILED"
+    assert "NotAnImage" in answer["Reason"]
     assert "\\x1b]0;OWNED" in caplog.text  # the handler logged the escaped text
-    assert_safe(result["Reason"], caplog.text, json.dumps(result, ensure_ascii=False, default=str))
+    assert_safe(answer["Reason"], caplog.text, json.dumps(answer, ensure_ascii=False))

@@ -10,16 +10,21 @@ from __future__ import annotations
 
 import io
 import logging
+import time
 from typing import Any
 
 import pytest
 
-from ecr_image_waiter import names
 from ecr_image_waiter.cli.main import main
-from ecr_image_waiter.custom_resource.resource import ImageWaiterResource
-from ecr_image_waiter.local.framework import make_request, run_custom_resource
 from tests.faultproxy import Cycle, Decision, Fault, FaultProxy, record
 from tests.images import push, single_manifest
+from tests.provider_support import (
+    ResponseEndpoint,
+    ServerProvider,
+    push_event,
+    request,
+    sweep_event,
+)
 
 SECRET = "invariant-secret-key-3c9a51"
 TOKEN = "invariant-session-token-e07b22"
@@ -48,51 +53,56 @@ def test_custom_resource_logs_carry_no_response_url_or_credentials(
     caplog: pytest.LogCaptureFixture,
     capfd: pytest.CaptureFixture[str],
 ) -> None:
+    """Through handler(), ECR throttled every other call; every way a request ends, and an
+    answer refused by its (expired) URL."""
+    # The local S3's access log (werkzeug's request lines) is the server's, not the provider's.
+    caplog.set_level(logging.WARNING, logger="werkzeug")
+    caplog.set_level(logging.DEBUG, logger="ecr_image_waiter")  # the handler's level again
     server_ecr.create_repository(repositoryName="app")
     push(server_ecr, "app", single_manifest("logs"), tag="v1")
     throttled = Cycle([Decision(Fault.THROTTLE), Decision(Fault.PASS)])
+    expired = ResponseEndpoint([403] * 5)
     with FaultProxy(moto_server_url, throttled) as proxy:
+        provider = ServerProvider(moto_server_url, monkeypatch)
         monkeypatch.setenv("AWS_ENDPOINT_URL_ECR", proxy.url)
-        now = [1_800_000_000.0]
-
-        def sleep(seconds: float) -> None:
-            now[0] += seconds
-
-        resource = ImageWaiterResource(clock=lambda: now[0], sleep=sleep, query_interval=5)
         requests = [
-            make_request("Create", {"RepositoryName": "app", "ImageTag": "v1"}),
-            make_request(
-                "Create", {"RepositoryName": "app", "ImageTag": "v2", "TimeoutSeconds": "12"}
+            provider.request(RepositoryName="app", ImageTag="v1"),
+            provider.request(
+                RepositoryName="app", ImageTag="v2", MaxRetries="1", RetryDelaySeconds="1"
             ),
-            make_request("Create", {"RepositoryName": "gone", "ImageTag": "v1"}),
-            make_request("Create", {"RepositoryName": "Bad Name!", "ImageTag": "v1"}),
-            make_request(
-                "Update",
-                {"RepositoryName": "app", "ImageTag": "v1"},
-                physical_id="default/app:v0",
-                old_properties={"RepositoryName": "app"},
+            provider.request(RepositoryName="app", ImageTag="v3", TimeoutSeconds="600"),
+            provider.request(RepositoryName="gone", ImageTag="v1"),
+            provider.request(RepositoryName="Bad Name!", ImageTag="v1"),
+            provider.request(
+                "Update", RepositoryName="app", ImageTag="v1", physical_id="default/app:v0"
             ),
-            make_request("Delete", {"RepositoryName": "app"}, physical_id="default/app:v1"),
+            provider.request(
+                "Delete", RepositoryName="app", physical_id="default/app:v1", logical_id="Old"
+            ),
         ]
-        statuses = []
-        for request in requests:
-            result = run_custom_resource(
-                request,
-                on_event=resource.on_event,
-                is_complete=resource.is_complete,
-                query_interval=5,
-                total_timeout=names.PROVIDER_TOTAL_TIMEOUT_SECONDS,
-                clock=lambda: now[0],
-                sleep=sleep,
-            )
-            statuses.append(result["Status"])
-            assert_clean([result["body"]], request["ResponseURL"], SECRET, TOKEN)
-    assert statuses == ["SUCCESS", "FAILED", "FAILED", "FAILED", "SUCCESS", "SUCCESS"]
+        refused = request(RepositoryName="app", ImageTag="v1", url=expired.url())
+        try:
+            for req in [*requests, refused]:
+                provider(req)
+            pushed = push(server_ecr, "app", single_manifest("logs-v3"), tag="v3")
+            provider(push_event("app", pushed, "v3"))
+            time.sleep(1.2)  # past the 1 s deadline of the second request
+            provider(sweep_event())
+        finally:
+            expired.close()
+    answers = [provider.answer(req) for req in requests]
+    statuses = [answer["Status"] if answer else None for answer in answers]
+    assert statuses == ["SUCCESS", "FAILED", "SUCCESS", "FAILED", "FAILED", "SUCCESS", "SUCCESS"]
+    assert len(expired.received) == 1
+    bodies = [str(answer) for answer in answers] + [r.body.decode() for r in expired.received]
     out, err = capfd.readouterr()
     lines = [r.getMessage() for r in caplog.records]
     assert any('"verdict": "ready"' in line for line in lines)  # the logs were captured
-    for request in requests:
-        assert_clean([*lines, out, err], request["ResponseURL"], SECRET, TOKEN)
+    assert any('"verdict": "refused"' in line for line in lines)
+    for req in [*requests, refused]:
+        url = req["ResponseURL"]
+        assert_clean([*lines, out, err, caplog.text, *bodies], url, url.split("?", 1)[1])
+    assert_clean([*lines, out, err, caplog.text, *bodies], "X-Amz-Signature", SECRET, TOKEN)
 
 
 @pytest.mark.usefixtures("secrets")

@@ -87,30 +87,44 @@ def test_importing_the_handler_loads_no_third_party_module() -> None:
     assert third_party == {"ecr_image_waiter"}
 
 
-def test_handlers_run_without_site_packages_until_they_must_ask_ecr() -> None:
-    """Without site-packages (no boto3 at all) the handler imports, validates, answers
-    Delete and starts a Create: no client is made before the first look at ECR."""
+def test_the_handler_runs_without_site_packages_until_it_must_call_aws() -> None:
+    """Without site-packages (no boto3 at all) the handler imports, ignores events it does
+    not handle, says which setting is missing, validates properties and renders an answer:
+    boto3 is imported only when the first AWS client is made."""
     code = """
-import json
-from ecr_image_waiter.custom_resource import handler
-from ecr_image_waiter.errors import InvalidPropertyError
+import json, os
+from ecr_image_waiter.custom_resource import handler, response
+from ecr_image_waiter.custom_resource.properties import parse_properties
+from ecr_image_waiter.errors import InvalidInputError, InvalidPropertyError
 create = {"RequestType": "Create", "RequestId": "r", "LogicalResourceId": "W",
           "ResponseURL": "https://example.invalid/x",
           "ResourceProperties": {"RepositoryName": "app", "ImageTag": "v1"}}
-started = handler.on_event(create)
+handler.handler({"source": "aws.s3", "detail-type": "Object Created"})
 try:
-    handler.on_event({**create, "ResourceProperties": {"RepositoryName": "app", "X": "1"}})
+    handler.handler(create)
+except InvalidInputError as error:
+    missing = str(error)
+settings = parse_properties(create["ResourceProperties"])
+try:
+    parse_properties({"RepositoryName": "app", "X": "1"})
 except InvalidPropertyError as error:
     invalid = str(error)
-delete = {**create, "RequestType": "Delete", "PhysicalResourceId": started["PhysicalResourceId"]}
-print(json.dumps([started["PhysicalResourceId"], handler.on_event(delete),
-                  handler.is_complete(delete), invalid, "boto3" in sys.modules]))
+body = json.loads(response.body(create, status="SUCCESS", physical_id=settings.physical_id))
+before = "boto3" in sys.modules
+os.environ.update(ECR_IMAGE_WAITER_TABLE="t", ECR_IMAGE_WAITER_SWEEP_RULE="r")
+try:
+    handler.handler(create)
+except ModuleNotFoundError as error:
+    first_use = error.name
+print(json.dumps([missing, settings.physical_id, invalid, body, before, first_use]))
 """
-    physical_id, deleted, complete, invalid, boto3_loaded = json.loads(
+    missing, physical_id, invalid, body, boto3_before, first_use = json.loads(
         run_isolated(code, site=False)
     )
+    assert "ECR_IMAGE_WAITER_TABLE is not set" in missing
     assert physical_id == "default/app:v1"
-    assert deleted == {"PhysicalResourceId": "default/app:v1"}
-    assert complete == {"IsComplete": True}
     assert invalid.startswith("property X: is not a property")
-    assert boto3_loaded is False
+    assert body["Status"] == "SUCCESS"
+    assert body["PhysicalResourceId"] == "default/app:v1"
+    assert boto3_before is False
+    assert first_use in {"boto3", "botocore"}

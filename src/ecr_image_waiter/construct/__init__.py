@@ -13,6 +13,6 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "EcrImageWaiter",
     "EcrImageWaiterProvider",
-    "EcrPushForwarder",
     "EcrImageWaiterProviderStack",
+    "EcrPushForwarder",
 ]

@@ -26,8 +26,13 @@ ANSWERED = "answered"
 DROPPED = "dropped"
 #: The item that says whether the sweep is on (see :mod:`.sweep`).
 SWEEP_KEY = {names.TABLE_PARTITION_KEY: "sweep", names.TABLE_SORT_KEY: "state"}
-#: Longest repository part of a partition key (DynamoDB allows 2048 bytes).
-_PK_CHARS = 1024
+#: Longest repository part of a partition key, in UTF-8 bytes (DynamoDB allows 2048 bytes).
+_PK_BYTES = 1024
+
+
+def _pk(name: str) -> str:
+    data = name.encode("utf-8", errors="ignore")[:_PK_BYTES]
+    return "repo#" + data.decode("utf-8", errors="ignore")
 
 
 def partition_of(request: Mapping[str, Any]) -> str:
@@ -35,11 +40,11 @@ def partition_of(request: Mapping[str, Any]) -> str:
     every retry of a request, valid or not, lands on the same item)."""
     props = request.get("ResourceProperties")
     name = props.get(names.PROP_REPOSITORY_NAME) if isinstance(props, Mapping) else None
-    return "repo#" + (name if isinstance(name, str) else "")[:_PK_CHARS]
+    return _pk(name if isinstance(name, str) else "")
 
 
 def partition_for_repository(repository: str) -> str:
-    return "repo#" + repository[:_PK_CHARS]
+    return _pk(repository)
 
 
 def request_key(request: Mapping[str, Any]) -> str:
@@ -204,7 +209,7 @@ class WaitStore:
             "update_item",
             Key=_keys(wait),
             UpdateExpression="SET #s = :answered, body = :body, answeredAt = :now, "
-            "sent = :false, #ttl = :ttl",
+            "sent = :false, sendRounds = :one, #ttl = :ttl",
             ConditionExpression="#s = :pending",
             ExpressionAttributeNames={"#s": "status", "#ttl": names.TABLE_TTL_ATTRIBUTE},
             ExpressionAttributeValues={
@@ -213,6 +218,7 @@ class WaitStore:
                 ":body": {"S": body},
                 ":now": {"N": repr(now)},
                 ":false": {"BOOL": False},
+                ":one": {"N": "1"},
                 ":ttl": {"N": str(int(now) + names.ANSWERED_RETENTION_SECONDS)},
             },
         )
@@ -247,17 +253,15 @@ class WaitStore:
         )
 
     def sent(self, wait: Wait, *, refused: bool, delivered: bool) -> None:
-        """Record one round of sending the answer."""
+        """Record how one round of sending the answer ended (the round itself is counted
+        when it is taken: by :meth:`claim`, :meth:`take_resend`, or a new answered item)."""
         self.client.update_item(
             TableName=self.table,
             Key=_keys(wait),
-            UpdateExpression="SET sent = :sent, refused = :refused, "
-            "sendRounds = if_not_exists(sendRounds, :zero) + :one",
+            UpdateExpression="SET sent = :sent, refused = :refused",
             ExpressionAttributeValues={
                 ":sent": {"BOOL": delivered},
                 ":refused": {"BOOL": refused},
-                ":zero": {"N": "0"},
-                ":one": {"N": "1"},
             },
         )
 

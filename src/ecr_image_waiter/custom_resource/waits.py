@@ -255,13 +255,7 @@ class WaitService:
         unsent = [
             wait
             for wait in items
-            if wait.status == ANSWERED
-            and not wait.sent
-            and not wait.refused
-            and wait.body is not None
-            and wait.send_rounds < names.MAX_SEND_ROUNDS
-            and (wait.answered_at or 0.0) + RESEND_AFTER_SECONDS <= now
-            and wait.expires_at >= now
+            if self._unsent(wait) and (wait.answered_at or 0.0) + RESEND_AFTER_SECONDS <= now
         ]
         pending = sum(1 for wait in items if self._is_pending(wait))
         log_line(source="sweep", verdict="sweep", pending=pending, attempt=len(due))
@@ -273,9 +267,9 @@ class WaitService:
                     str(wait.body),
                     partial(log_line, source="sweep", logicalResourceId=wait.logical_id),
                 )
-        if not any(self._is_pending(wait) for wait in self.store.everything()):
+        if not any(self._needs_sweep(wait) for wait in self.store.everything()):
             stays_off = self.sweep.idle(
-                lambda: any(self._is_pending(wait) for wait in self.store.everything())
+                lambda: any(self._needs_sweep(wait) for wait in self.store.everything())
             )
             log_line(source="sweep", verdict="off" if stays_off else "on again")
 
@@ -326,7 +320,11 @@ class WaitService:
             attempts=attempts,
         )
         if outcome is Outcome.WAIT:
-            next_look = max(now, wait.next_look_at) + wait.interval
+            # A look the sweep was due to make keeps the cadence; an earlier one (a push
+            # event, the look right after storing the wait) counts from now, so it does not
+            # push the sweep's next look a whole interval further out.
+            due = wait.next_look_at - DUE_TOLERANCE_SECONDS <= now
+            next_look = (wait.next_look_at if due else now) + wait.interval
             next_look = min(next_look, wait.deadline)
             self.store.record_miss(
                 wait, code=observation.code, message=observation.message, next_look_at=next_look
@@ -389,10 +387,24 @@ class WaitService:
             interval=float(names.SWEEP_PERIOD_SECONDS),
             next_look_at=now,
             body=text,
+            send_rounds=1,
             answered_at=now,
             expires_at=int(now) + names.ANSWERED_RETENTION_SECONDS,
         )
-        if self.store.add(wait) is not None:
+        existing = self.store.add(wait)
+        if existing is not None:
+            if existing.status == PENDING:
+                # The same request, stored as pending by an earlier delivery that did not
+                # finish (Lambda retries it): this delivery's look ends that wait.
+                self._answer(
+                    existing,
+                    status=status,
+                    physical_id=physical_id,
+                    reason=reason,
+                    data=data,
+                    log=log,
+                )
+                return
             log(event="answer", verdict="already answered")
             return
         self._send(wait, text, log, status=status)
@@ -422,6 +434,8 @@ class WaitService:
         else:
             sent, seen = self.put(url, text)
         self.store.sent(wait, refused=sent is Sent.REFUSED, delivered=sent is Sent.SENT)
+        if sent is Sent.FAILED:
+            self.sweep.wait_added()  # a later sweep sends it again: make sure one runs
         # The URL itself is never logged: only how the PUT ended.
         log(event="answer", status=status, verdict=sent.value, code=seen)
 
@@ -429,6 +443,21 @@ class WaitService:
 
     def _is_pending(self, wait: Wait) -> bool:
         return wait.status == PENDING and wait.expires_at >= self.clock()
+
+    def _unsent(self, wait: Wait) -> bool:
+        """Answered, but no PUT of the answer got through yet, and rounds are left."""
+        return (
+            wait.status == ANSWERED
+            and not wait.sent
+            and not wait.refused
+            and wait.body is not None
+            and wait.send_rounds < names.MAX_SEND_ROUNDS
+            and wait.expires_at >= self.clock()
+        )
+
+    def _needs_sweep(self, wait: Wait) -> bool:
+        """The sweep must keep running for this item: a pending wait or an unsent answer."""
+        return self._is_pending(wait) or self._unsent(wait)
 
     def _log_look(
         self,
