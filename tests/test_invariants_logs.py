@@ -135,3 +135,34 @@ def test_cli_output_and_logs_carry_no_credentials(
     assert statuses == [0, 1, 3, 2]
     captured = capfd.readouterr()
     assert_clean([*texts, captured.out, captured.err, caplog.text], SECRET, TOKEN)
+
+
+def test_sdk_debug_lines_never_carry_a_stored_response_url(
+    server_ecr: Any,
+    moto_server_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """With the function's log level at DEBUG (the root logger, as AWS_LAMBDA_LOG_LEVEL=DEBUG
+    sets it), the AWS SDK's DEBUG lines would carry the PutItem and Scan bodies, and so the
+    ResponseURL the wait table stores: the handler keeps them out."""
+    from ecr_image_waiter.custom_resource.logs import SDK_LOGGERS
+
+    before = {name: logging.getLogger(name).level for name in SDK_LOGGERS}
+    for name in SDK_LOGGERS:
+        logging.getLogger(name).setLevel(logging.NOTSET)
+    try:
+        caplog.set_level(logging.WARNING, logger="werkzeug")
+        caplog.set_level(logging.DEBUG)  # the root logger and the capture (set last)
+        server_ecr.create_repository(repositoryName="app")
+        provider = ServerProvider(moto_server_url, monkeypatch)
+        req = provider.request(RepositoryName="app", ImageTag="later", TimeoutSeconds="600")
+        provider(req)  # stored: the PutItem body holds the ResponseURL
+        provider(sweep_event())  # the Scan's answer holds it too
+        assert provider.answer(req) is None  # still pending
+        assert any(r.name.startswith("ecr_image_waiter") for r in caplog.records)
+        url = req["ResponseURL"]
+        assert_clean([caplog.text], url, url.split("?", 1)[1])
+    finally:
+        for name, level in before.items():
+            logging.getLogger(name).setLevel(level)

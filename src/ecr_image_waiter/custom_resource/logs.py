@@ -3,7 +3,8 @@
 Only the fields named here are ever written: the event's ResponseURL (a presigned URL),
 credentials and the raw event never reach a log line. Nothing is configured at import time;
 :func:`enable` gives the logger the INFO level on the first invocation unless the Lambda
-runtime's log level setting (``AWS_LAMBDA_LOG_LEVEL``) or the caller has chosen one.
+runtime's log level setting (``AWS_LAMBDA_LOG_LEVEL``) or the caller has chosen one, and
+keeps the AWS SDK's DEBUG lines out.
 """
 
 from __future__ import annotations
@@ -46,10 +47,21 @@ FIELDS = (
 MAX_VALUE_CHARS = 500
 
 
+#: The AWS SDK's loggers: at DEBUG they write request and response bodies, and the wait
+#: table's items hold each request's ResponseURL (a presigned URL).
+SDK_LOGGERS = ("botocore", "boto3", "urllib3")
+
+
 def enable() -> None:
-    """Let INFO lines through, unless a level was already chosen."""
+    """Let INFO lines through, unless a level was already chosen; keep the AWS SDK's DEBUG
+    lines (request bodies, with the stored ResponseURLs) out even when the function's log
+    level is DEBUG, unless a level was chosen for them."""
     if LOGGER.level == logging.NOTSET and not os.environ.get("AWS_LAMBDA_LOG_LEVEL"):
         LOGGER.setLevel(logging.INFO)
+    for name in SDK_LOGGERS:
+        sdk = logging.getLogger(name)
+        if sdk.level == logging.NOTSET:
+            sdk.setLevel(logging.INFO)
 
 
 def log_line(**fields: Any) -> None:
