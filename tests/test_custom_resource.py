@@ -326,6 +326,24 @@ def test_the_sweep_looks_again_at_a_pending_wait(cr: InProcess) -> None:
     assert rule_state() == "DISABLED"
 
 
+@pytest.mark.parametrize("phase", [1, 4, 6, 30, 54, 56, 59])
+def test_a_lost_event_is_found_within_a_period_and_a_margin_whatever_the_sweeps_phase(
+    cr: InProcess, phase: float
+) -> None:
+    """Sweeps fire on their own minute marks, not the wait's: the push (its event lost) right
+    after the request is found by the first sweep at least 5 s after the request's look."""
+    req = request(RepositoryName="app", ImageTag="v1")
+    cr.handle(req)
+    digest = push(cr.ecr, "app", single_manifest("lost-event"), "v1")
+    cr.sweep(after=phase)
+    while not cr.put.calls:
+        cr.sweep()
+    assert cr.put.one(req)["Data"][names.ATTR_IMAGE_DIGEST] == digest
+    found_after = cr.clock.elapsed
+    assert found_after <= names.SWEEP_PERIOD_SECONDS + 5
+    assert found_after == (phase if phase >= 5 else phase + names.SWEEP_PERIOD_SECONDS)
+
+
 def test_a_wait_past_its_deadline_fails_with_its_own_reason(cr: InProcess) -> None:
     req = request(RepositoryName="app", ImageTag="v1", MaxRetries="4", RetryDelaySeconds="30")
     cr.handle(req)

@@ -52,9 +52,13 @@ WORKERS = 8
 #: An answer not marked sent this long after it was claimed is sent again by the sweep (the
 #: invocation that claimed it may have died before or during its PUT).
 RESEND_AFTER_SECONDS = 30.0
-#: A wait is looked at by a sweep that comes up to this early (sweeps are a period apart,
-#: give or take EventBridge's timing).
+#: A sweep looks at every wait that falls due before the next sweep (a period later), less
+#: this margin: sweeps fire on their own minute marks, so waiting for the first sweep after
+#: the due time could add almost a whole period; a look made less than this long ago is not
+#: made again.
 DUE_TOLERANCE_SECONDS = 5.0
+#: How far ahead of its due time a sweep looks at a wait.
+SWEEP_LOOKAHEAD_SECONDS = names.SWEEP_PERIOD_SECONDS - DUE_TOLERANCE_SECONDS
 
 LookupFactory = Callable[[Settings], EcrLookup]
 WatchFactory = Callable[[Settings], PipelineWatch | None]
@@ -250,7 +254,7 @@ class WaitService:
             wait
             for wait in items
             if self._is_pending(wait)
-            and (wait.next_look_at - DUE_TOLERANCE_SECONDS <= now or wait.deadline <= now)
+            and (wait.next_look_at - SWEEP_LOOKAHEAD_SECONDS <= now or wait.deadline <= now)
         ]
         unsent = [
             wait
@@ -320,12 +324,10 @@ class WaitService:
             attempts=attempts,
         )
         if outcome is Outcome.WAIT:
-            # A look the sweep was due to make keeps the cadence; an earlier one (a push
-            # event, the look right after storing the wait) counts from now, so it does not
-            # push the sweep's next look a whole interval further out.
-            due = wait.next_look_at - DUE_TOLERANCE_SECONDS <= now
-            next_look = (wait.next_look_at if due else now) + wait.interval
-            next_look = min(next_look, wait.deadline)
+            # The next look is an interval from this one, whatever made it (the sweep, a push
+            # event, the look right after storing the wait); the sweep makes it at the last
+            # sweep before it falls due.
+            next_look = min(now + wait.interval, wait.deadline)
             self.store.record_miss(
                 wait, code=observation.code, message=observation.message, next_look_at=next_look
             )
