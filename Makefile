@@ -41,7 +41,7 @@ reliability: $(STAMP)
 	$(PY) scripts/reliability.py
 
 bench: $(STAMP)
-	$(PY) scripts/bench.py
+	$(PY) -m scripts.bench
 
 clean:
 	rm -rf $(VENV) build dist .mypy_cache .ruff_cache .pytest_cache cdk.out .demo
