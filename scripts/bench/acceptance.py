@@ -52,12 +52,13 @@ def check(figures: dict[str, Any]) -> dict[str, dict[str, Any]]:
             "figure": f"{standing['invocations_after_first_sweep']} invocations after the "
             f"first idle sweep in {standing['minutes']} min, rule "
             f"{'enabled' if standing['rule_enabled_at_end'] else 'disabled'}, "
-            f"${figures['standing_month']['total']:.8f} a month",
+            f"${figures['standing_month']['total']:.1e} a month",
             "met": standing["invocations_after_first_sweep"] == 0
             and not standing["rule_enabled_at_end"],
         },
         "image already there: one provider invocation": {
-            "figure": f"{there['invocations_each']} invocations ({there['runs']} runs)",
+            "figure": " or ".join(str(n) for n in there["invocations_each"])
+            + f" invocation(s) in each of {there['runs']} runs",
             "met": there["invocations_each"] == [1] and there["all_succeeded"],
         },
     }

@@ -243,11 +243,13 @@ def _invoke(
     """One asynchronous invocation, in its own thread, timed and counted."""
 
     def go() -> None:
+        containers, make = service
+        # A new container's clients are made before the clock starts: its INIT, which the
+        # bill and the latency leave out, as a warm container would.
+        clients = containers.take()
         record: list[Any] = [kind, repository, time.monotonic(), None]
         with run.lock:
             run.invocations.append(record)
-        containers, make = service
-        clients = containers.take()
         try:
             _route(make(clients), event)
         except Exception:

@@ -21,7 +21,11 @@ DESIGNS = [
 
 
 def _usd(value: float | None) -> str:
-    return "—" if value is None else f"${value:.7f}"
+    if value is None:
+        return "—"
+    if 0 < abs(value) < 1e-7:
+        return f"${value:.1e}"
+    return f"${value:.7f}"
 
 
 def _minutes(seconds: float) -> str:
@@ -126,7 +130,8 @@ def _latency(f: dict[str, Any], add: Any) -> None:
             "less than 55 s after a look skips the wait. And the look that `on_request` makes "
             "right after storing the wait records `next_look = max(now, wait.next_look_at) + "
             "wait.interval` (`_advance`), two intervals after the Create. A push soon after "
-            "the Create is then seen by the second or third sweep after it.\n"
+            "the Create is then seen by the second or third sweep after it. Both are in the "
+            "provider's code; this benchmark measures it as it is.\n"
         )
 
 
@@ -212,7 +217,8 @@ def _already_there(f: dict[str, Any], add: Any) -> None:
         f"{_usd(prov['already_there_dollars'])} |"
     )
     calls = ", ".join(f"{n} {k}" for k, n in a["calls"].items())
-    add(f"| event design | {a['invocations_each']} | {calls} | {_usd(a['dollars']['total'])} |")
+    each = " or ".join(str(n) for n in a["invocations_each"])
+    add(f"| event design | {each} | {calls} | {_usd(a['dollars']['total'])} |")
     add(
         f"\n{a['runs']} Creates of an image already in ECR, the sweep rule off as a provider "
         "deployed earlier leaves it: the Create is answered by its own invocation; no wait "
@@ -226,7 +232,7 @@ def _standing(f: dict[str, Any], add: Any) -> None:
     add(
         f"A provider just deployed (its sweep rule enabled, as the deploy leaves it), nothing "
         f"pending, run for {s['minutes']} scaled minutes: {sum(s['invocations'].values())} "
-        f"invocation(s) in all, {s['invocations_after_first_sweep']} after the first sweep "
+        f"invocation in all, {s['invocations_after_first_sweep']} after the first sweep "
         f"(which finds nothing pending and disables the rule); the rule is "
         f"{'enabled' if s['rule_enabled_at_end'] else 'disabled'} at the end. A month at "
         f"that rate: {m['invocations_per_month']:g} invocations, {_usd(m['lambda_dollars'])}. "
@@ -269,8 +275,11 @@ def _scale(f: dict[str, Any], add: Any) -> None:
         f"DynamoDB calls answered ThrottlingException (a proxy before the moto server; "
         f"time scale {t['scale']}): **{t['succeeded']}/{t['waits']} SUCCESS, {t['true_digest']} "
         f"with the pushed digest**, {t['not_answered']} unanswered; answered by "
-        f"{t['answered_by']}; {t['throttled_calls']} calls throttled (retried by botocore's "
-        f"standard mode), {t['function_errors_retried']} invocations failed and were run "
+        + ", ".join(f"{k} {v}" for k, v in t["answered_by"].items())
+        + " (a push event whose look stays throttled through botocore's retries — five "
+        "tries a call, fewer once a container has used up botocore's retry quota — leaves "
+        f"the wait to a later sweep); {t['throttled_calls']} calls throttled (retried by "
+        "botocore's standard mode), {t['function_errors_retried']} invocations failed and were run "
         f"again as Lambda's async retries would; {t['wall_seconds']} s of wall clock. "
         f"botocore's backoff runs in real time, so latencies here are not comparable with the "
         f"table above (p99 {t['latency'].get('p99')} s).\n"
