@@ -28,14 +28,18 @@ def check(figures: dict[str, Any]) -> dict[str, dict[str, Any]]:
     there = figures["already_there"]
     return {
         "p99 push -> SUCCESS <= 2 s including the cited event delay": {
-            "figure": delivered,
+            "figure": f"{delivered} s (ours {lat['event delivered (our part)']['p99']} s + "
+            "80 ms cited)",
             "met": delivered <= 2.0,
         },
         "... and <= 0.07x the original's p99": {
-            "figure": round(delivered / original_p99, 4),
+            "figure": f"x{delivered / original_p99:.4f} ({delivered} s / {original_p99} s)",
             "met": delivered <= 0.07 * original_p99,
         },
-        "p99 push -> SUCCESS <= 65 s with every event lost": {"figure": lost, "met": lost <= 65},
+        "p99 push -> SUCCESS <= 65 s with every event lost": {
+            "figure": f"{lost} s",
+            "met": lost <= 65,
+        },
         "cost per wait <= 0.1x the original's, every wait of 1-15 min": {
             "figure": f"worst x{ratios[worst]:.4f} at {minutes[worst]} min",
             "met": max(ratios) <= 0.1,

@@ -29,7 +29,9 @@ def _usd(value: float | None) -> str:
 
 
 def _minutes(seconds: float) -> str:
-    return "0 s (image already there)" if seconds == 0 else f"{seconds / 60:g} min"
+    if seconds == 0:
+        return "0 s (image already there)"
+    return f"{seconds / 60:g} min" if seconds % 60 == 0 else f"{seconds / 60:.1f} min"
 
 
 def render(f: dict[str, Any]) -> str:
@@ -174,6 +176,7 @@ def _costs(f: dict[str, Any], add: Any) -> None:
             f"waits); the model is within {c[mode]['model_error_max']:.1%} of every measured "
             "wait."
         )
+    _breakdown(f, add)
     add(
         "\nHow each figure is made:\n\n"
         "- Event design: the run's counts times the prices. Lambda: each invocation (the "
@@ -201,6 +204,27 @@ def _costs(f: dict[str, Any], add: Any) -> None:
         "\nThe DynamoDB figures ($0.625 per million writes, $0.125 per million reads, after "
         "the November 2024 price cut) are third-party quotes of that page.\n"
     )
+
+
+def _breakdown(f: dict[str, Any], add: Any) -> None:
+    """What the measured waits were billed for, item by item."""
+    add("\nWhat the event design's measured waits were billed for (counts, then dollars):\n")
+    add(
+        "| wait | invocations | billed s | DynamoDB writes / reads (units) | events | "
+        "schedules | Lambda | DynamoDB | total |"
+    )
+    add("|---|---|---|---|---|---|---|---|---|")
+    for mode in ("delivered", "lost"):
+        for key, run in sorted(f["runs"][f"cost {mode}"].items(), key=lambda kv: float(kv[0])):
+            d = run["dollars"]
+            invocations = ", ".join(f"{n} {k}" for k, n in sorted(run["invocations"].items()))
+            add(
+                f"| {_minutes(float(key))}, events {mode} | {invocations} | "
+                f"{run['billed_seconds']} | {run['dynamodb_write_units']:g} / "
+                f"{run['dynamodb_read_units']:g} | {run['events']} | {run['schedules']} | "
+                f"{_usd(d['lambda_requests'] + d['lambda_duration'])} | "
+                f"{_usd(d['dynamodb_writes'] + d['dynamodb_reads'])} | {_usd(d['total'])} |"
+            )
 
 
 def _already_there(f: dict[str, Any], add: Any) -> None:
@@ -279,8 +303,8 @@ def _scale(f: dict[str, Any], add: Any) -> None:
         + " (a push event whose look stays throttled through botocore's retries — five "
         "tries a call, fewer once a container has used up botocore's retry quota — leaves "
         f"the wait to a later sweep); {t['throttled_calls']} calls throttled (retried by "
-        "botocore's standard mode), {t['function_errors_retried']} invocations failed and were run "
-        f"again as Lambda's async retries would; {t['wall_seconds']} s of wall clock. "
+        f"botocore's standard mode), {t['function_errors_retried']} invocations failed and "
+        f"were run again as Lambda's async retries would; {t['wall_seconds']} s of wall clock. "
         f"botocore's backoff runs in real time, so latencies here are not comparable with the "
         f"table above (p99 {t['latency'].get('p99')} s).\n"
     )
