@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     _environment()
     began = time.monotonic()
     samples, window = (6, 150.0) if quick else (100, 150.0)
-    cost_waits = [60.0, 300.0] if quick else [60.0, 300.0, 900.0, 1800.0, runs.LONGEST_WAIT]
+    cost_waits = [60.0, 120.0] if quick else [60.0, 300.0, 900.0, 1800.0, runs.LONGEST_WAIT]
     figures: dict[str, Any] = {
         "quick": quick,
         "seed": args.seed,
@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         say("Scale: pending waits ended by pushes under throttling")
         figures["throttled"] = scale.throttled_waits(
             server.url,
-            waits=10 if quick else 200,
+            waits=4 if quick else 200,
             throttle=0.4,
             seed=args.seed,
             scale=0.02 if quick else 0.05,
