@@ -72,7 +72,7 @@ def test_quick_bench_figures_are_sane(quick_run: tuple[Path, dict[str, Any]]) ->
     ours = lat["event delivered (our part)"]
     assert ours["n"] == figures["samples"] > 0
     cited = lat["event delivered, with the cited delay"]
-    assert cited["p50"] == pytest.approx(ours["p50"] + 0.08, abs=1e-3)
+    assert cited["p50"] == pytest.approx(ours["p50"] + 0.08, abs=2e-3)  # both rounded to 1 ms
     # With every event lost only the sweep answers: at least a fraction of a period, and
     # within the deadline.
     assert 0 < lat["event lost"]["p50"] <= lat["event lost"]["p99"] < figures["timeout_seconds"]
