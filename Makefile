@@ -61,7 +61,7 @@ reliability: $(STAMP)
 	$(PY) scripts/reliability.py
 
 bench: $(STAMP)
-	$(PY) scripts/bench.py
+	$(PY) -m scripts.bench
 
 # The construct against the oldest and the newest aws-cdk-lib that the cdk extra accepts,
 # each in its own venv (.venv-cdk-oldest, .venv-cdk-newest). CDK_OLDEST is the floor of the

@@ -1,13 +1,10 @@
-"""Synthesize stacks of 1, 50, 200, ... ``EcrImageWaiter`` resources and measure them.
+"""Synthesize stacks of N ``EcrImageWaiter`` resources and measure their templates.
 
-Run by ``scripts/bench.py`` in one subprocess, so the CDK (and its node process) is loaded
-once and the synths run one after another: ``python scripts/bench_synth.py OUT.json N ...``.
-
-For each N: one stack with N waiters, each on its own repository (imported by name, so the
-stack holds only the waiters and their shared provider), then the synth time, the template
-size, its resource count and the IAM policy documents the template attaches to each role,
-measured as IAM measures them: characters without white space, after the intrinsic
-functions are resolved (see :func:`resolve`).
+Run by :mod:`.scale` in one subprocess (``python -m scripts.bench.synth OUT.json N ...``), so
+the CDK and its node process load once. For each N: one stack, N waiters on N repositories
+imported by name; synth time, template bytes, resources, the EventBridge rules (push rules
+and their pattern lengths) and the IAM policies per role, measured as IAM measures them:
+characters without white space, intrinsic functions resolved to full length (:func:`resolve`).
 """
 
 from __future__ import annotations
@@ -89,6 +86,9 @@ def measure(count: int) -> dict[str, Any]:
     inline_docs: dict[str, int] = {}
     managed: dict[str, int] = {}
     managed_per_role: dict[str, int] = defaultdict(int)
+    push_patterns: list[int] = []
+    other_patterns: list[int] = []
+    scheduled: list[str] = []
     for logical_id, resource in resources.items():
         props = resource.get("Properties", {})
         if resource["Type"] == "AWS::IAM::Policy":
@@ -100,6 +100,16 @@ def measure(count: int) -> dict[str, Any]:
             managed[logical_id] = policy_chars(props["PolicyDocument"])
             for role in props.get("Roles", []):
                 managed_per_role[json.dumps(role, sort_keys=True)] += 1
+        elif resource["Type"] == "AWS::Events::Rule":
+            pattern = props.get("EventPattern")
+            if pattern is None:
+                scheduled.append(logical_id)
+            else:
+                text = json.dumps(resolve(pattern), separators=(",", ":"))
+                if pattern.get("source") == ["aws.ecr"]:
+                    push_patterns.append(len(text))
+                else:
+                    other_patterns.append(len(text))
         elif resource["Type"] == "AWS::IAM::Role":
             for policy in props.get("Policies", []) or []:
                 size = policy_chars(policy["PolicyDocument"])
@@ -118,6 +128,11 @@ def measure(count: int) -> dict[str, Any]:
         "overflow_policies": sum(1 for name in managed if "Overflow" in name),
         "largest_managed_policy_chars": max(managed.values(), default=0),
         "most_managed_policies_on_one_role": max(managed_per_role.values(), default=0),
+        "rules": len(push_patterns) + len(other_patterns) + len(scheduled),
+        "push_rules": len(push_patterns),
+        "scheduled_rules": len(scheduled),
+        "longest_push_pattern_chars": max(push_patterns, default=0),
+        "longest_other_pattern_chars": max(other_patterns, default=0),
     }
 
 
@@ -130,7 +145,8 @@ def main(argv: list[str]) -> int:
             f"  synth {figure['waiters']:>3} waiters: {figure['synth_seconds']:.2f} s, "
             f"{figure['template_bytes']} bytes, {figure['resources']} resources, largest "
             f"role inline policies {figure['largest_role_inline_aggregate_chars']} chars, "
-            f"{figure['managed_policies']} managed policies",
+            f"{figure['managed_policies']} managed policies, {figure['push_rules']} push "
+            f"rules (longest pattern {figure['longest_push_pattern_chars']} chars)",
             flush=True,
         )
         figures.append(figure)
