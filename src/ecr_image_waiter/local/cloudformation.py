@@ -90,7 +90,10 @@ class LocalCloudFormation:
         return {key: _string(value) for key, value in resolved.items()}
 
     def service_timeout(self, logical_id: str) -> float:
-        raw = self.assembly.properties(self.stack, logical_id).get(names.PROP_SERVICE_TIMEOUT)
+        """The resource's ServiceTimeout (CloudFormation's 3600 s when it has none, or when
+        the resource is another template's, sent with :meth:`send`)."""
+        resources = self.assembly.resources(self.stack, names.RESOURCE_TYPE)
+        raw = resources.get(logical_id, {}).get("Properties", {}).get(names.PROP_SERVICE_TIMEOUT)
         return float(raw) if raw is not None else float(names.CLOUDFORMATION_MAX_SECONDS)
 
     def request(
@@ -110,6 +113,21 @@ class LocalCloudFormation:
             physical_id = current[0] if current else ""
         old = current[1] if request_type == "Update" and current is not None else None
         return self._send(logical_id, request_type, properties, physical_id=physical_id, old=old)
+
+    def send(
+        self,
+        logical_id: str,
+        request_type: RequestType,
+        properties: Mapping[str, str],
+        *,
+        physical_id: str | None = None,
+    ) -> Request:
+        """Send a request for a resource of another template (a stack that uses this
+        provider through its exported ServiceToken): ``properties`` as that template gives
+        them, with this provider's ServiceToken."""
+        sent = {key: str(value) for key, value in properties.items()}
+        sent[names.PROP_SERVICE_TOKEN] = self.service_token
+        return self._send(logical_id, request_type, sent, physical_id=physical_id, old=None)
 
     def _send(
         self,
