@@ -41,8 +41,9 @@ class Counts:
     events: int = 0
     #: EventBridge Scheduler schedules created (the event design makes none).
     schedules: int = 0
-    #: Invocations that raised (Lambda's async retries run them again).
+    #: Invocations that raised (Lambda's async retries run them again), and their errors.
     errors: int = 0
+    error_kinds: Counter[str] = field(default_factory=Counter)
 
     @property
     def invocation_count(self) -> int:
@@ -71,6 +72,7 @@ class Counts:
             "events": self.events,
             "schedules": self.schedules,
             "errors": self.errors,
+            "error_kinds": dict(self.error_kinds),
             "dollars": self.dollars(),
         }
 
@@ -83,7 +85,9 @@ def tally(invocations: Iterable[Any], items: Sequence[Mapping[str, Any]], events
         counts.invocations[KINDS.get(invocation.source, invocation.source)] += 1
         counts.billed_seconds += invocation.billed_ms / 1000
         counts.calls.update(invocation.calls)
-        counts.errors += 0 if invocation.ok else 1
+        if not invocation.ok:
+            counts.errors += 1
+            counts.error_kinds[str(invocation.error)[:160]] += 1
     sizes = [item_bytes(item) for item in items]
     waits = [item for item in items if "request" in item]
     answered = [item_bytes(item) for item in waits if "body" in item]

@@ -69,7 +69,7 @@ def measure_all(
     """Latency runs (events delivered, events lost) on ``push_moments`` and cost runs at
     ``cost_waits`` (the long ones first, so they do not stretch the tail)."""
     jobs: list[Callable[[], Any]] = []
-    keys: list[tuple[str, float]] = []
+    keys: list[tuple[str, float, Plan]] = []
     phases = random.Random(seed + 1)
     for wait in sorted(cost_waits, reverse=True):
         phase = phases.uniform(1.0, 60.0)
@@ -78,13 +78,13 @@ def measure_all(
                 continue  # the sweep's next look may come after the deadline
             plan = Plan((wait,), events, SCALE, TIMEOUT, seed=seed, sweep_phase=phase)
             jobs.append(partial(run, servers, plan))
-            keys.append(("cost delivered" if events else "cost lost", wait))
+            keys.append(("cost delivered" if events else "cost lost", wait, plan))
     for moment in push_moments:
         phase = phases.uniform(1.0, 60.0)
         for events in (True, False):
             plan = Plan((moment,), events, SCALE, TIMEOUT, sweep_phase=phase)
             jobs.append(partial(run, servers, plan))
-            keys.append(("latency delivered" if events else "latency lost", moment))
+            keys.append(("latency delivered" if events else "latency lost", moment, plan))
     say(f"  {len(jobs)} runs, {workers} at a time, scale {SCALE}")
     results = _pool(jobs, workers)
     out: dict[str, Any] = {
@@ -93,9 +93,10 @@ def measure_all(
         "cost delivered": {},
         "cost lost": {},
     }
-    for (kind, at), measured in zip(keys, results, strict=True):
+    for (kind, at, plan), measured in zip(keys, results, strict=True):
         figures = summary(measured)
         figures["push_at"] = at
+        figures["sweep_phase"] = round(plan.sweep_phase, 3)
         if kind.startswith("latency"):
             out[kind].append(figures)
         else:

@@ -83,6 +83,8 @@ def limits(figure: dict[str, Any]) -> dict[str, dict[str, Any]]:
 #: The function's execution environments in the 200-wait run: Lambda would scale out to
 #: about as many as there are requests at once; this is what two cores bear.
 CONCURRENCY = 16
+#: The deadline of the 200 waits (seconds).
+THROTTLED_TIMEOUT = 900
 
 
 def throttled_waits(
@@ -98,7 +100,7 @@ def throttled_waits(
         scale=scale,
         throttle=throttle,
         seed=seed,
-        timeout_seconds=900,
+        timeout_seconds=THROTTLED_TIMEOUT,
         concurrency=min(CONCURRENCY, waits),
     )
     measured = runs.run(servers, plan)
