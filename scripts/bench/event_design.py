@@ -193,7 +193,9 @@ class _Run:
             except TimeoutError:
                 answers[lid] = None
         pusher.join(timeout=limit * plan.scale)
-        rule_on = self._until_idle(began, limit)
+        # However long the answers took, leave the sweep three periods to turn itself off.
+        since = (time.monotonic() - began) / plan.scale
+        rule_on = self._until_idle(began, max(limit, since + 3 * period))
         cloud.close()
         invocations = self.function.invocations[skip:]
         items = self._scan()

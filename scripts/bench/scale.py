@@ -81,8 +81,9 @@ def limits(figure: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 #: The function's execution environments in the 200-wait run: Lambda would scale out to
-#: about as many as there are requests at once; this is what two cores bear.
-CONCURRENCY = 16
+#: about as many as there are requests at once; most of their time is botocore's backoff
+#: (sleep), so two cores bear this many.
+CONCURRENCY = 32
 #: The deadline of the 200 waits (seconds).
 THROTTLED_TIMEOUT = 900
 
