@@ -326,7 +326,10 @@ def _scale(f: dict[str, Any], add: Any) -> None:
         f"botocore's standard mode), {t['function_errors_retried']} invocations failed and "
         f"were run again as Lambda's async retries would; {t['wall_seconds']} s of wall clock. "
         f"botocore's backoff runs in real time, so latencies here are not comparable with the "
-        f"table above (p99 {t['latency'].get('p99')} s).\n"
+        f"table above (p99 {t['latency'].get('p99')} s). The {t['waits']} Creates arrive at "
+        f"once and queue for the function's {t.get('concurrency', '?')} execution "
+        "environments here (Lambda would run more side by side), so many a Create runs after "
+        "its push and answers with its own look.\n"
     )
 
 
