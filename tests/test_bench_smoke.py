@@ -1,7 +1,8 @@
 """`make bench` at a tiny scale: the report, the JSON and both plots written, figures sane.
 
-One run of ``python -m scripts.bench --quick`` (a real synth, a moto server, a handful of
-waits of every design) in a subprocess, so the benchmark cannot rot between full runs.
+One run of ``python -m scripts.bench --quick`` (real synths, moto servers, the provider
+deployed from ``cdk.out`` by the local AWS side, a handful of waits of every design) in a
+subprocess, so the benchmark cannot rot between full runs.
 """
 
 from __future__ import annotations
@@ -93,6 +94,15 @@ def test_quick_bench_figures_are_sane(quick_run: tuple[Path, dict[str, Any]]) ->
             assert run["dollars"]["total"] > 0
     assert figures["runs"]["cost delivered"]["60"]["events"] == 1
     assert figures["runs"]["cost lost"]["60"]["events"] == 0
+    # Lost means lost: no push event reached the function, the sweep (or the Create's own
+    # look, for a push before it) answered.
+    for run in figures["runs"]["latency lost"]:
+        assert run["events"] == 0
+        assert "push" not in run["invocations"]
+        assert run["answered_by"] in ("sweep", "request")
+    for run in figures["runs"]["latency delivered"]:
+        assert run["events"] == 1
+        assert run["invocations"]["push"] >= 1
 
     synth = figures["synth"][0]
     assert synth["waiters"] == 1

@@ -16,8 +16,19 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import acceptance, costs, original, plots, prices, provider_design, report, runs, scale
-from .support import MotoServer, fake_aws_environment, percentiles, push, say
+from . import (
+    acceptance,
+    costs,
+    event_design,
+    original,
+    plots,
+    prices,
+    provider_design,
+    report,
+    runs,
+    scale,
+)
+from .support import MotoPool, fake_aws_environment, percentiles, push, say
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 SEED = 20260101
@@ -104,29 +115,34 @@ def main(argv: list[str] | None = None) -> int:
     }
     say("Scale: synth")
     figures["synth"] = scale.synth([1] if quick else [1, 50, 200])
-    server = MotoServer()
+    workers = 4 if quick else 6
+    throttled = 4 if quick else 200
+    # Every stack the event design's runs deploy, synthesized once (one cdk.out).
+    event_design.prepare([(1, runs.TIMEOUT), (throttled, scale.THROTTLED_TIMEOUT)])
+    servers = MotoPool(workers)
     try:
-        say(f"Local AWS: moto server at {server.url}")
-        figures["original_look_seconds"] = _original_look(server.url)
+        say(f"Local AWS: {workers} moto servers, one run on each at a time")
+        with servers.take() as url:
+            figures["original_look_seconds"] = _original_look(url)
         figures["pushes"] = runs.pushes(args.seed, samples, window)
         say("Image already there")
-        figures["already_there"] = runs.already_there(server.url, 3 if quick else 10)
+        figures["already_there"] = runs.already_there(servers, 3 if quick else 10)
         say("Standing: a provider with nothing pending")
-        figures["standing"] = runs.standing(server.url, 3 if quick else 10)
+        figures["standing"] = runs.standing(servers, 3 if quick else 10)
         say(f"Push -> SUCCESS and cost per wait: {samples} pushes in [0, {window:.0f}] s")
         figures["runs"] = runs.measure_all(
-            server.url, figures["pushes"], cost_waits, 4 if quick else 6, args.seed
+            servers, figures["pushes"], cost_waits, workers, args.seed
         )
         say("Scale: pending waits ended by pushes under throttling")
         figures["throttled"] = scale.throttled_waits(
-            server.url,
-            waits=4 if quick else 200,
+            servers,
+            waits=throttled,
             throttle=0.4,
             seed=args.seed,
             scale=0.02 if quick else 0.05,
         )
     finally:
-        server.stop()
+        servers.stop()
     _latency(figures)
     figures["costs"] = costs.table(figures)
     figures["standing_month"] = costs.standing_month(figures["standing"])

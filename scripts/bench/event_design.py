@@ -1,47 +1,46 @@
 """The event design measured: the one adapter between the benchmark and an AWS side.
 
-Interface: ``measure(plan, endpoint) -> Measured``. A :class:`Plan` says when each wait's
-image is pushed (virtual seconds after its Create; None: already there), whether push
-events are delivered, the time scale and the share of ECR/DynamoDB calls throttled. Today
-this module plays the AWS side against the moto server at ``endpoint``: a table, a disabled
-sweep rule, repositories, presigned S3 ResponseURLs; it invokes the provider's logic (a
-``WaitService`` composed as ``handler.service()`` composes it, with a scaled clock) for each
-Create, each push event and each sweep tick while the rule is enabled, each invocation in
-its own thread, re-run twice on an error (Lambda's async retries), and counts it all with
-:mod:`.event_meter`. Pointing the benchmark at ``ecr_image_waiter.local`` means replacing
-:func:`measure`'s body; the plan and the figures stay.
+``measure(plan, endpoint) -> Measured``. A :class:`Plan` says when each wait's image is
+pushed (virtual seconds after its Create; None: already there), whether push events are
+delivered, the time scale and the share of ECR/DynamoDB calls throttled. A run deploys a
+stack of :mod:`.app` (synthesized once per shape, with the real construct) into the moto
+server at ``endpoint``, which it has to itself, with ``ecr_image_waiter.local``: the table,
+the rules and the function as in ``cdk.out``, the handler run from its asset in worker
+processes on the scaled clock. Creates go through ``LocalCloud.cloudformation``, pushes
+through moto's ECR with their events delivered or lost, the sweep ticks on its schedule;
+answers come from S3, counts from the function's invocations (:mod:`.counts`).
 """
 
 from __future__ import annotations
 
-import itertools
-import json
+import contextlib
+import os
+import subprocess
+import sys
+import tempfile
 import threading
 import time
-import uuid
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 from ecr_image_waiter import names
-from ecr_image_waiter.custom_resource import response
-from ecr_image_waiter.custom_resource.handler import default_watch
-from ecr_image_waiter.custom_resource.properties import Settings
-from ecr_image_waiter.custom_resource.response import Sent
-from ecr_image_waiter.custom_resource.store import WaitStore
-from ecr_image_waiter.custom_resource.sweep import SweepSwitch
-from ecr_image_waiter.custom_resource.waits import WaitService
-from ecr_image_waiter.engine.lookup import (
-    EcrLookup,
-)
-from ecr_image_waiter.engine.manifest import LambdaImageInspector
+from ecr_image_waiter.local import CloudAssembly, Invocation, LocalCloud, deliver_once, lose
+from ecr_image_waiter.local import ecr as local_ecr
 
-from . import event_aws, event_meter, support
-from .event_meter import Counts
+from . import support
+from .counts import KINDS, Counts, item_bytes, tally
+from .support import ACCOUNT, REGION
 
-#: Lambda's async invocation: on a function error, two more attempts 1 and 2 minutes later.
-ASYNC_RETRY_DELAYS = (60.0, 120.0)
-_NAMES = itertools.count()
+ROOT = Path(__file__).resolve().parent.parent.parent
+#: The services whose calls the throttling proxy may refuse (X-Amz-Target prefixes).
+THROTTLED = ("AmazonEC2Container", "DynamoDB")
+TAG = "latest"
+_SYNTH_LOCK = threading.Lock()
+_ASSEMBLIES: dict[tuple[int, int], tuple[Path, str]] = {}
+_KEEP: list[tempfile.TemporaryDirectory[str]] = []
 
 
 @dataclass(frozen=True)
@@ -50,19 +49,23 @@ class Plan:
 
     push_at: tuple[float | None, ...]
     events: bool = True
-    #: Wall seconds per virtual second (0.01: the sweep's 60 s period takes 0.6 s).
-    scale: float = 0.01
+    #: Wall seconds per virtual second (0.02: the sweep's 60 s period takes 1.2 s).
+    scale: float = 0.02
+    #: The waiters' timeout, as synthesized (one stack per number of waits and timeout).
     timeout_seconds: int = 1800
     throttle: float = 0.0
     seed: int = 0
     #: Run at least this many virtual seconds (a plan with no wait: the standing cost).
     run_for: float = 0.0
     #: The sweep rule as a deploy leaves it (enabled; its first sweep turns it off), or as
-    #: a provider deployed earlier has it (disabled).
+    #: a provider deployed earlier has it (its first idle sweep run before the Creates,
+    #: and left out of the counts).
     rule_enabled_at_start: bool = False
-    #: Virtual seconds from the start to the sweep's first tick (then one every period):
+    #: Virtual seconds from the Creates to the sweep's first tick (then one every period):
     #: a rate rule fires on its own minute marks, unrelated to when the Create came.
     sweep_phase: float = float(names.SWEEP_PERIOD_SECONDS)
+    #: The function's execution environments (worker processes).
+    concurrency: int = 1
 
 
 @dataclass
@@ -70,8 +73,7 @@ class WaitResult:
     push_at: float | None
     status: str | None
     digest_ok: bool
-    #: Real seconds from the push to the answer's PUT landing: the time before the answering
-    #: invocation started divided by the scale, its own time as measured.
+    #: Seconds from the push to the answer's PUT (see :func:`_latency`).
     latency: float | None
     answered_by: str | None
 
@@ -87,256 +89,253 @@ class Measured:
     table_bytes: int = 0
 
 
-@dataclass
-class _Run:
-    plan: Plan
-    counts: Counts = field(default_factory=Counts)
-    started: float = field(default_factory=time.monotonic)
-    epoch: float = field(default_factory=time.time)
-    #: (kind, repository or None, start, end or None) of every invocation.
-    invocations: list[list[Any]] = field(default_factory=list)
-    puts: dict[str, tuple[float, str, Sent]] = field(default_factory=dict)
-    pushed: dict[int, tuple[float, str]] = field(default_factory=dict)
-    threads: list[threading.Thread] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+def prepare(shapes: list[tuple[int, int]]) -> None:
+    """Synthesize, in one ``cdk.out`` and one subprocess (the CDK's node starts once), a
+    stack per (waiters, timeout) shape not synthesized yet; kept for the process."""
+    with _SYNTH_LOCK:
+        missing = sorted({shape for shape in shapes if shape not in _ASSEMBLIES})
+        if not missing:
+            return
+        keep = tempfile.TemporaryDirectory(prefix="bench-cdk-")
+        _KEEP.append(keep)
+        outdir = Path(keep.name) / "cdk.out"
+        stacks = {shape: f"Bench{shape[0]}x{shape[1]}" for shape in missing}
+        env = dict(os.environ)
+        env.setdefault("JSII_NODE", str(ROOT / ".venv" / "node"))
+        env.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+        env.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
+        specs = [f"{name}:{waiters}:{timeout}" for (waiters, timeout), name in stacks.items()]
+        command = [sys.executable, "-m", "scripts.bench.app", str(outdir), *specs]
+        subprocess.run(command, check=True, env=env, cwd=ROOT)
+        _ASSEMBLIES.update({shape: (outdir, name) for shape, name in stacks.items()})
 
-    def clock(self) -> float:
-        return self.epoch + (time.monotonic() - self.started) / self.plan.scale
+
+def assembly(waiters: int, timeout: int) -> tuple[Path, str]:
+    """``cdk.out`` with a stack of ``waiters`` waiters of ``timeout`` seconds, and the
+    stack's name (synthesized now unless :func:`prepare` did)."""
+    prepare([(waiters, timeout)])
+    return _ASSEMBLIES[(waiters, timeout)]
 
 
-def _route(service: WaitService, event: Mapping[str, Any]) -> None:
-    """What ``handler.handler`` does with the three kinds of event a run sends."""
-    if "RequestType" in event:
-        service.on_request(event)
-    elif event.get("source") == names.ECR_EVENT_SOURCE:
-        service.on_push(event)
-    else:
-        service.on_sweep()
+def _is_push(event: Mapping[str, Any]) -> bool:
+    return event.get("source") == names.ECR_EVENT_SOURCE
 
 
 def measure(plan: Plan, endpoint: str) -> Measured:
-    """Run ``plan`` against the moto server at ``endpoint``; see the module docstring."""
-    event_meter.install()
-    run = _Run(plan)
-    run_id = f"b{next(_NAMES)}{uuid.uuid4().hex[:6]}"
-    table, rule, bucket = f"waits-{run_id}", f"sweep-{run_id}", f"cfn-{run_id}"
-    repositories = [f"bench/{run_id}/{i}" for i in range(len(plan.push_at))]
-    for name in [table, rule, *repositories]:
-        event_meter.own(name, run.counts)
-    aws = event_aws.harness(endpoint)
-    key = [{"AttributeName": k, "KeyType": t} for k, t in (("pk", "HASH"), ("sk", "RANGE"))]
-    aws["dynamodb"].create_table(
-        TableName=table,
-        KeySchema=key,
-        AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in ("pk", "sk")],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    state = "ENABLED" if plan.rule_enabled_at_start else "DISABLED"
-    aws["events"].put_rule(Name=rule, ScheduleExpression="rate(1 minute)", State=state)
-    aws["s3"].create_bucket(Bucket=bucket)
-    proxy = support.ThrottlingProxy(
-        endpoint, plan.throttle, plan.seed, ("AmazonEC2Container", "DynamoDB")
-    )
-    with proxy:
-        throttled_url = proxy.url if plan.throttle > 0 else endpoint
-        containers = event_aws.Containers(endpoint, throttled_url, throttled_url)
-
-        def service(clients: dict[str, Any]) -> WaitService:
-            return _service(run, clients, table, rule)
-
-        function: _Function = (containers, service)
-
-        urls: list[str] = []
-        for index, repository in enumerate(repositories):
-            aws["ecr"].create_repository(repositoryName=repository)
-            urls.append(
-                aws["s3"].generate_presigned_url(
-                    "put_object", Params={"Bucket": bucket, "Key": str(index)}, ExpiresIn=7200
-                )
-            )
-            if plan.push_at[index] is None:
-                run.pushed[index] = (time.monotonic(), support.push(aws["ecr"], repository, "v1"))
-        run.started = time.monotonic()
-        for index, repository in enumerate(repositories):
-            request = event_aws.request(
-                run_id, index, repository, urls[index], plan.timeout_seconds
-            )
-            _invoke(run, function, "request", None, request)
-            at = plan.push_at[index]
-            if at is not None:
-                _later(run, at, lambda i=index, r=repository: _push(run, function, aws, i, r))
-        rule_on = _sweep_until_done(run, function, aws["events"], rule, urls)
-        for thread in list(run.threads):
-            thread.join(timeout=30)
-    waits = _results(run, urls, repositories, aws["s3"], bucket)
-    left = aws["dynamodb"].scan(TableName=table).get("Items", [])
-    return Measured(
-        table_bytes=sum(event_meter.item_bytes(item) for item in left),
-        waits=waits,
-        counts=run.counts,
-        wall_seconds=round(time.monotonic() - run.started, 3),
-        rule_enabled_at_end=rule_on,
-        throttled=sum(proxy.throttled.values()),
-    )
+    """Run ``plan`` against the moto server at ``endpoint`` (freshly reset, this run's only);
+    see the module docstring."""
+    outdir, stack = assembly(max(1, len(plan.push_at)), plan.timeout_seconds)
+    with contextlib.ExitStack() as stack_of_things:
+        proxy = None
+        if plan.throttle > 0:
+            proxy = support.ThrottlingProxy(endpoint, plan.throttle, plan.seed, THROTTLED)
+            stack_of_things.enter_context(proxy)
+        cloud = LocalCloud(
+            endpoint,
+            account=ACCOUNT,
+            region=REGION,
+            time_scale=1.0 / plan.scale,
+            concurrency=plan.concurrency,
+            plan=deliver_once if plan.events else lose(_is_push, times=sys.maxsize),
+            function_endpoint=proxy.url if proxy is not None else None,
+        )
+        stack_of_things.callback(cloud.close)
+        run = _Run(plan, cloud, CloudAssembly(outdir, account=ACCOUNT, region=REGION), stack)
+        measured = run.go()
+        measured.throttled = sum(proxy.throttled.values()) if proxy is not None else 0
+        return measured
 
 
-#: The function: where its containers come from, and its logic given one container's clients.
-_Function = tuple[event_aws.Containers, Callable[[dict[str, Any]], WaitService]]
+class _Run:
+    def __init__(self, plan: Plan, cloud: LocalCloud, built: CloudAssembly, stack: str) -> None:
+        self.plan, self.cloud = plan, cloud
+        self.provider = cloud.deploy(built, stack)
+        cfn, bus, function = cloud.cloudformation, cloud.eventbridge, cloud.function
+        if cfn is None or bus is None or function is None:
+            raise RuntimeError(f"{stack} was not deployed")
+        self.cfn, self.bus, self.function = cfn, bus, function
+        (self.sweep_rule,) = [rule for rule in self.bus.rules if rule.schedule]
+        self.waiters = self.cfn.waiters()[: len(plan.push_at)]
+        self.repository = {
+            lid: str(self.cfn.properties(lid)[names.PROP_REPOSITORY_NAME]) for lid in self.waiters
+        }
+        #: logical id -> (time.monotonic() the image was in ECR, its digest)
+        self.pushed: dict[str, tuple[float, str]] = {}
 
-
-def _service(run: _Run, clients: dict[str, Any], table: str, rule: str) -> WaitService:
-    """The provider's logic as ``handler.service()`` composes it, on one container's
-    clients, with the run's scaled clock and a PUT that notes when it landed."""
-    store = WaitStore(table, clients["dynamodb"])
-
-    def lookup(settings: Settings) -> EcrLookup:
-        return EcrLookup(
-            clients["ecr"],
-            wait_for_repository=settings.wait_for_repository,
-            inspector=LambdaImageInspector(
-                architecture=settings.architecture, lambda_compatible=settings.lambda_compatible
-            ),
+    def go(self) -> Measured:
+        plan, cloud, period = self.plan, self.cloud, float(names.SWEEP_PERIOD_SECONDS)
+        ecr = cloud.client("ecr")
+        for repository in sorted(set(self.repository.values())):
+            ecr.create_repository(repositoryName=repository)
+        if not plan.rule_enabled_at_start:
+            cloud.tick()  # the deploy's first sweep: nothing pending, it turns the rule off
+            cloud.settle()
+        skip = len(self.function.invocations)
+        early = {
+            lid: local_ecr.push_image(ecr, None, self.repository[lid], TAG)
+            for lid, at in zip(self.waiters, plan.push_at, strict=True)
+            if at is None
+        }
+        cloud.start(ticker=True)  # the first tick one period from now
+        time.sleep(max(0.0, (period - plan.sweep_phase) * plan.scale))
+        began = time.monotonic()
+        requests = {lid: self.cfn.request(lid, "Create") for lid in self.waiters}
+        for lid, digest in early.items():
+            self.pushed[lid] = (requests[lid].sent_at, digest)
+        pusher = threading.Thread(target=self._push_all, args=(began,), daemon=True)
+        pusher.start()
+        limit = max(plan.timeout_seconds + 3 * period, plan.run_for)
+        self._until_answered(began + limit * plan.scale)
+        answers: dict[str, dict[str, Any] | None] = {}
+        for lid, request in requests.items():
+            try:
+                answers[lid] = self.cfn.wait_response(request, timeout=0.5)
+            except TimeoutError:
+                answers[lid] = None
+        pusher.join(timeout=limit * plan.scale)
+        # However long the answers took, leave the sweep three periods to turn itself off.
+        since = (time.monotonic() - began) / plan.scale
+        rule_on = self._until_idle(began, max(limit, since + 3 * period))
+        cloud.close()
+        invocations = self.function.invocations[skip:]
+        items = self._scan()
+        events = sum(len(rule.delivered) for rule in self.bus.rules if rule.pattern)
+        return Measured(
+            waits=[self._result(lid, answers[lid], invocations) for lid in self.waiters],
+            counts=tally(invocations, items, events),
+            wall_seconds=round(time.monotonic() - began, 3),
+            rule_enabled_at_end=rule_on,
+            table_bytes=sum(item_bytes(item) for item in items),
         )
 
-    def put(url: str, text: str) -> tuple[Sent, str]:
-        sent, seen = response.put(url, text)
-        with run.lock:
-            run.puts.setdefault(url, (time.monotonic(), text, sent))
-        return sent, seen
+    def _push_all(self, began: float) -> None:
+        ecr = self.cloud.client("ecr")
+        moments = [(at, lid) for lid, at in zip(self.waiters, self.plan.push_at, strict=True)]
+        for at, lid in sorted((at, lid) for at, lid in moments if at is not None):
+            time.sleep(max(0.0, began + at * self.plan.scale - time.monotonic()))
+            stamp: list[float] = []
+            publish = partial(self._publish, stamp=stamp)
+            digest = local_ecr.push_image(ecr, publish, self.repository[lid], TAG)
+            self.pushed[lid] = (stamp[0], digest)
 
-    return WaitService(
-        store=store,
-        sweep=SweepSwitch(rule, clients["events"], store),
-        lookup_factory=lookup,
-        watch_factory=default_watch,
-        clock=run.clock,
-        put=put,
-    )
+    def _publish(self, event: Mapping[str, Any], *, stamp: list[float]) -> str:
+        stamp.append(time.monotonic())  # put_image returned: the image is in ECR
+        return self.cloud.publish(event)
+
+    def _until_answered(self, end: float) -> None:
+        """Until the function has logged a sent answer for every waiter (or ``end``): the
+        answers are then read from S3 once, not polled there (the polling loaded the CPU
+        that the scaled clock is measured on)."""
+        left = set(self.waiters)
+        while left and time.monotonic() < end:
+            for invocation in list(self.function.invocations):
+                left -= {
+                    str(fields.get("logicalResourceId"))
+                    for _, fields in list(invocation.logs)
+                    if fields.get("event") == "answer" and fields.get("verdict") == "sent"
+                }
+            time.sleep(0.05)
+
+    def _until_idle(self, began: float, limit: float) -> bool:
+        """Run until ``run_for`` has passed, the function is idle and the sweep rule is off
+        (or past ``limit`` virtual seconds); whether the rule is still on."""
+        while True:
+            elapsed = (time.monotonic() - began) / self.plan.scale
+            settled = self.cloud.settle(timeout=5.0)
+            enabled = self.bus.state(self.sweep_rule) == "ENABLED"
+            if settled and not enabled and elapsed >= self.plan.run_for:
+                return False
+            if elapsed > limit:
+                return enabled
+            time.sleep(names.SWEEP_PERIOD_SECONDS * self.plan.scale / 4)
+
+    def _scan(self) -> list[dict[str, Any]]:
+        dynamodb, items = self.cloud.client("dynamodb"), []
+        kwargs: dict[str, Any] = {"TableName": self.provider.table_name}
+        while True:
+            page = dynamodb.scan(**kwargs)
+            items.extend(page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return items
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def _result(
+        self, lid: str, answer: dict[str, Any] | None, invocations: list[Invocation]
+    ) -> WaitResult:
+        at = self.plan.push_at[self.waiters.index(lid)]
+        pushed, landed = self.pushed.get(lid), _answer_line(invocations, lid)
+        if answer is None or pushed is None or landed is None:
+            status = answer.get("Status") if answer else None
+            return WaitResult(at, status, False, None, _why_none(invocations, lid))
+        ok = answer.get("Status") == "SUCCESS"
+        digest_ok = ok and answer.get("Data", {}).get(names.ATTR_IMAGE_DIGEST) == pushed[1]
+        put_at, invocation = landed
+        latency = _latency(
+            pushed[0],
+            put_at,
+            invocation,
+            repository=self.repository[lid],
+            scale=self.plan.scale,
+            invocations=invocations,
+        )
+        kind = KINDS.get(invocation.source, invocation.source)
+        return WaitResult(at, answer.get("Status"), digest_ok, round(latency, 4), kind)
 
 
-def _thread(run: _Run, target: Any) -> None:
-    thread = threading.Thread(target=target, daemon=True)
-    with run.lock:
-        run.threads.append(thread)
-    thread.start()
+def _why_none(invocations: list[Invocation], lid: str) -> str:
+    """What became of a request with no answer: its Create's attempts and their errors."""
+    creates = [
+        i
+        for i in invocations
+        if i.source == "cloudformation" and i.event.get("LogicalResourceId") == lid
+    ]
+    failed = sum(1 for i in creates if not i.ok)
+    return f"no answer (Create: {len(creates)} attempts, {failed} failed)"
 
 
-def _later(run: _Run, at_virtual: float, action: Any) -> None:
-    def wait_then() -> None:
-        delay = run.started + at_virtual * run.plan.scale - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
-        action()
+def _answer_line(invocations: list[Invocation], lid: str) -> tuple[float, Invocation] | None:
+    """When the answer of ``lid`` was PUT: the handler's log line right after the PUT (and
+    its record that it was sent), as it reached us; and the invocation that wrote it."""
+    for invocation in invocations:
+        for at, fields in invocation.logs:
+            answer = fields.get("event") == "answer" and fields.get("verdict") == "sent"
+            if answer and fields.get("logicalResourceId") == lid:
+                return at, invocation
+    return None
 
-    _thread(run, wait_then)
 
-
-def _invoke(
-    run: _Run,
-    service: _Function,
-    kind: str,
-    repository: str | None,
-    event: Mapping[str, Any],
+def _latency(
+    pushed: float,
+    put_at: float,
+    answering: Invocation,
     *,
-    attempt: int = 0,
-) -> None:
-    """One asynchronous invocation, in its own thread, timed and counted."""
-
-    def go() -> None:
-        containers, make = service
-        # A new container's clients are made before the clock starts: its INIT, which the
-        # bill and the latency leave out, as a warm container would.
-        clients = containers.take()
-        record: list[Any] = [kind, repository, time.monotonic(), None]
-        with run.lock:
-            run.invocations.append(record)
-        try:
-            _route(make(clients), event)
-        except Exception:
-            run.counts.errors += 1
-            if attempt < len(ASYNC_RETRY_DELAYS):
-                delay = ASYNC_RETRY_DELAYS[attempt]
-                _later(
-                    run,
-                    (time.monotonic() - run.started) / run.plan.scale + delay,
-                    lambda: _invoke(run, service, kind, repository, event, attempt=attempt + 1),
-                )
-        finally:
-            record[3] = time.monotonic()
-            containers.give(clients)
-            run.counts.add_invocation(kind, record[3] - record[2])
-
-    _thread(run, go)
+    repository: str,
+    scale: float,
+    invocations: list[Invocation],
+) -> float:
+    """Seconds from the push to the PUT: real time, except where the wait had nothing in
+    flight that could end it (no push event of its repository in transit, queued or
+    running: waiting for a sweep, or for Lambda's retry of a failed invocation), which is
+    time on the scaled clock and counts divided by ``scale``. A push event's delivery
+    through the local EventBridge (put_events, the rule's queue, a 50 ms pump) is real."""
+    events = [i for i in invocations if i.source == "ecr" and _repository(i) == repository]
+    busy = [(i.queued, i.ended or put_at) for i in events]
+    if events:
+        busy.append((pushed, min(i.queued for i in events)))  # the event in transit
+    idle = _uncovered(pushed, answering.queued, busy)
+    return (put_at - pushed) + idle * (1.0 / scale - 1.0)
 
 
-def _push(run: _Run, service: _Function, aws: dict[str, Any], index: int, repo: str) -> None:
-    digest = support.push(aws["ecr"], repo, "v1")
-    run.pushed[index] = (time.monotonic(), digest)
-    if run.plan.events:
-        with run.lock:
-            run.counts.events += 1
-        _invoke(run, service, "push", repo, event_aws.push_event(repo, digest))
+def _uncovered(start: float, end: float, intervals: list[tuple[float, float]]) -> float:
+    """How much of [start, end] none of ``intervals`` covers."""
+    idle, cursor = 0.0, start
+    for low, high in sorted(intervals):
+        if low >= end:
+            break
+        idle += max(0.0, low - cursor)
+        cursor = max(cursor, high)
+    return idle + max(0.0, end - cursor)
 
 
-def _sweep_until_done(
-    run: _Run, service: _Function, events: Any, rule: str, urls: list[str]
-) -> bool:
-    """Tick the sweep rule every period (scaled) while it is enabled, until every wait is
-    answered, nothing runs and the rule is off (or past every deadline and run_for)."""
-    limit = max(run.plan.timeout_seconds + 3 * names.SWEEP_PERIOD_SECONDS, run.plan.run_for)
-    for tick in itertools.count(0):
-        elapsed = run.plan.sweep_phase + tick * names.SWEEP_PERIOD_SECONDS
-        delay = run.started + elapsed * run.plan.scale - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
-        enabled = bool(events.describe_rule(Name=rule)["State"] == "ENABLED")
-        with run.lock:
-            answered = all(url in run.puts for url in urls)
-            busy = any(record[3] is None for record in run.invocations)
-        if answered and not busy and not enabled and elapsed >= run.plan.run_for:
-            return False
-        if elapsed > limit:
-            return enabled
-        if enabled:
-            _invoke(run, service, "sweep", None, event_aws.SWEEP_EVENT)
-    return True
-
-
-def _results(
-    run: _Run, urls: list[str], repositories: list[str], s3: Any, bucket: str
-) -> list[WaitResult]:
-    results = []
-    for index, url in enumerate(urls):
-        landed = run.puts.get(url)
-        pushed = run.pushed.get(index)
-        if landed is None or pushed is None:
-            results.append(WaitResult(run.plan.push_at[index], None, False, None, None))
-            continue
-        body = json.loads(s3.get_object(Bucket=bucket, Key=str(index))["Body"].read())
-        ok = body.get("Status") == "SUCCESS"
-        digest_ok = ok and body.get("Data", {}).get(names.ATTR_IMAGE_DIGEST) == pushed[1]
-        kind, started = _answering(run, landed[0], repositories[index])
-        push_time = pushed[0]
-        if run.plan.push_at[index] is None:
-            push_time = run.started
-        latency = max(0.0, started - push_time) / run.plan.scale + (
-            landed[0] - max(started, push_time)
-        )
-        results.append(
-            WaitResult(
-                run.plan.push_at[index], body.get("Status"), digest_ok, round(latency, 4), kind
-            )
-        )
-    return results
-
-
-def _answering(run: _Run, put_at: float, repository: str) -> tuple[str, float]:
-    """The invocation that sent a PUT landing at ``put_at``: this repository's push event if
-    one was running, else the latest sweep or request running then."""
-    running = [r for r in run.invocations if r[2] <= put_at and (r[3] is None or r[3] >= put_at)]
-    for kind in ("push", "sweep", "request"):
-        found = [r for r in running if r[0] == kind and (kind != "push" or r[1] == repository)]
-        if found:
-            latest = max(found, key=lambda r: r[2])
-            return kind, float(latest[2])
-    return "unknown", put_at
+def _repository(invocation: Invocation) -> str:
+    return str(invocation.event.get("detail", {}).get("repository-name"))

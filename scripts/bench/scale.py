@@ -1,8 +1,9 @@
 """Scale: one stack of 1, 50 and 200 waiters against the quotas, and 200 waits under load.
 
 The synths run in one subprocess (:mod:`.synth`), so the CDK loads once. The 200 waits go
-through :mod:`.event_design`: 200 pending waits in one provider, ended by 200 pushes, with a
-seeded 40% of the ECR and DynamoDB calls answered ThrottlingException by a proxy.
+through :mod:`.event_design`: 200 pending waits in one provider deployed from ``cdk.out``,
+ended by 200 pushes, with a seeded 40% of the function's ECR and DynamoDB calls answered
+ThrottlingException by a proxy before the moto server.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from . import event_design
-from .support import percentiles, say
+from . import event_design, runs
+from .support import MotoPool, percentiles, say
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 #: CloudFormation quotas (AWS CloudFormation User Guide, cloudformation-limits): 500
@@ -79,17 +80,31 @@ def limits(figure: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {k: {"figure": v, "limit": lim, "met": v <= lim} for k, (v, lim) in pairs.items()}
 
 
+#: The function's execution environments in the 200-wait run: Lambda would scale out to
+#: about as many as there are requests at once; most of their time is botocore's backoff
+#: (sleep), so two cores bear this many.
+CONCURRENCY = 32
+#: The deadline of the 200 waits (seconds).
+THROTTLED_TIMEOUT = 900
+
+
 def throttled_waits(
-    endpoint: str, *, waits: int, throttle: float, seed: int, scale: float
+    servers: MotoPool, *, waits: int, throttle: float, seed: int, scale: float
 ) -> dict[str, Any]:
     """``waits`` pending waits in one provider, ended by pushes at seeded moments 10-70 s
     after the Creates, ``throttle`` of the ECR and DynamoDB calls throttled."""
     rng = random.Random(seed)
     pushes = tuple(rng.uniform(10.0, 70.0) for _ in range(waits))
     plan = event_design.Plan(
-        push_at=pushes, events=True, scale=scale, throttle=throttle, seed=seed, timeout_seconds=900
+        push_at=pushes,
+        events=True,
+        scale=scale,
+        throttle=throttle,
+        seed=seed,
+        timeout_seconds=THROTTLED_TIMEOUT,
+        concurrency=min(CONCURRENCY, waits),
     )
-    measured = event_design.measure(plan, endpoint)
+    measured = runs.run(servers, plan)
     ok = [w for w in measured.waits if w.status == "SUCCESS"]
     right = [w for w in ok if w.digest_ok]
     latencies = [w.latency for w in right if w.latency is not None]
@@ -104,6 +119,7 @@ def throttled_waits(
         "latency": percentiles(latencies),
         "throttled_calls": measured.throttled,
         "function_errors_retried": measured.counts.errors,
+        "concurrency": plan.concurrency,
         "counts": measured.counts.to_dict(),
         "wall_seconds": measured.wall_seconds,
         "rule_enabled_at_end": measured.rule_enabled_at_end,

@@ -13,6 +13,7 @@ import hashlib
 import http.client
 import json
 import math
+import queue
 import random
 import socket
 import statistics
@@ -22,6 +23,7 @@ import threading
 import time
 import urllib.request
 from collections import Counter
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -52,27 +54,34 @@ def free_port() -> int:
 
 
 class MotoServer:
-    """The moto server in its own process (so its work does not share our GIL)."""
+    """The moto server in its own process (so its work does not share our GIL), started by
+    :mod:`.moto_main`; :meth:`ready` waits until it answers."""
 
     def __init__(self) -> None:
         port = free_port()
         self.url = f"http://127.0.0.1:{port}"
-        server = Path(sys.executable).parent / "moto_server"
         self.process = subprocess.Popen(
-            [str(server), "-H", "127.0.0.1", "-p", str(port)],
+            [sys.executable, "-m", "scripts.bench.moto_main", str(port)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            cwd=Path(__file__).resolve().parent.parent.parent,
         )
-        deadline = time.monotonic() + 30
+
+    def ready(self) -> MotoServer:
+        deadline = time.monotonic() + 60
         while True:
             try:
                 urllib.request.urlopen(f"{self.url}/moto-api/", timeout=2).close()
-                return
+                return self
             except OSError:
                 if time.monotonic() > deadline or self.process.poll() is not None:
                     self.stop()
                     raise RuntimeError(f"the moto server did not start on {self.url}") from None
                 time.sleep(0.1)
+
+    def reset(self) -> None:
+        request = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")
+        urllib.request.urlopen(request, timeout=10).close()
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -81,6 +90,34 @@ class MotoServer:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+
+
+class MotoPool:
+    """``size`` moto servers; :meth:`take` lends one (reset) to one run at a time, since a
+    deploy of a stack gives its resources the same names every time."""
+
+    def __init__(self, size: int) -> None:
+        self.servers = [MotoServer() for _ in range(size)]
+        self._free: queue.Queue[MotoServer] = queue.Queue()
+        try:
+            for server in self.servers:
+                self._free.put(server.ready())
+        except RuntimeError:
+            self.stop()
+            raise
+
+    @contextlib.contextmanager
+    def take(self) -> Iterator[str]:
+        server = self._free.get()
+        try:
+            server.reset()
+            yield server.url
+        finally:
+            self._free.put(server)
+
+    def stop(self) -> None:
+        for server in self.servers:
+            server.stop()
 
 
 def manifest(seed: str) -> str:
@@ -123,22 +160,6 @@ def push(ecr: Any, repository: str, tag: str) -> str:
         imageManifestMediaType=DOCKER_V2,
     )
     return digest
-
-
-def no_blob(request: Any, **_: Any) -> Any:
-    """moto 5.2.5 does not implement GetDownloadUrlForLayer (an HTTP 500 botocore retries for
-    seconds): answer as ECR does for a blob it does not hold. The Lambda checks then report
-    the architecture unknown at once. Registered as ``before-send`` on ECR clients."""
-    from botocore.awsrequest import AWSResponse
-    from botocore.compat import HTTPHeaders
-
-    payload = json.dumps({"__type": "LayersNotFoundException", "message": "no such layer"})
-
-    class Raw:
-        def stream(self, **_: Any) -> Any:
-            yield payload.encode()
-
-    return AWSResponse(request.url, 400, HTTPHeaders(), Raw())
 
 
 def percentiles(values: list[float]) -> dict[str, float]:
