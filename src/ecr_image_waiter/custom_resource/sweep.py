@@ -1,12 +1,11 @@
 """The sweep's switch: its EventBridge rule fires only while some wait is pending.
 
-The table holds a flag. A new wait turns the flag on and, when that write is the one that
-turned it on, enables the rule. A sweep that finds nothing pending sets the flag off,
-disables the rule, then reads the table again: a wait stored in between is either seen by
-that read (the sweep turns the rule back on) or stored after it, and then its own write
-finds the flag off and enables the rule after the sweep disabled it. Either way a pending
-wait is never left without a sweep, and with nothing pending the rule is off and costs
-nothing.
+The table holds a flag. A new wait turns the flag on and enables the rule. A sweep that
+finds nothing pending sets the flag off, disables the rule, then reads the table again: a
+wait stored in between is either seen by that read (the sweep turns the rule back on) or
+stored after it, and then it enables the rule after the sweep disabled it. Either way a
+pending wait is never left without a sweep, and with nothing pending the rule is off and
+costs nothing.
 
 Why a rule rather than a schedule per wait: one rule serves every wait of the provider with
 one invocation a minute, needs no scheduler role or ``iam:PassRole``, and its two actions
@@ -30,11 +29,16 @@ class SweepSwitch:
         self.store = store
 
     def wait_added(self) -> bool:
-        """After a wait is stored: make sure the sweep runs. True if this call enabled it."""
-        if not self.store.sweep_on_if_off():
-            return False
+        """After a wait is stored: make sure the sweep runs. True if this call turned the
+        flag on.
+
+        The rule is enabled even when the flag was already on: an invocation that set the
+        flag and then died before its EnableRule (a throttled call, a timeout) would
+        otherwise leave the rule off with the flag on, and no later wait would enable it.
+        """
+        turned_on = self.store.sweep_on_if_off()
         self.events.enable_rule(Name=self.rule_name)
-        return True
+        return turned_on
 
     def idle(self, any_pending: Callable[[], bool]) -> bool:
         """Nothing seemed pending: turn the sweep off, unless ``any_pending()`` (a fresh read
