@@ -326,7 +326,11 @@ class WaitService:
             attempts=attempts,
         )
         if outcome is Outcome.WAIT:
-            next_look = max(now, wait.next_look_at) + wait.interval
+            # A look the sweep was due to make keeps the cadence; an earlier one (a push
+            # event, the look right after storing the wait) counts from now, so it does not
+            # push the sweep's next look a whole interval further out.
+            due = wait.next_look_at - DUE_TOLERANCE_SECONDS <= now
+            next_look = (wait.next_look_at if due else now) + wait.interval
             next_look = min(next_look, wait.deadline)
             self.store.record_miss(
                 wait, code=observation.code, message=observation.message, next_look_at=next_look
