@@ -396,7 +396,20 @@ class WaitService:
             answered_at=now,
             expires_at=int(now) + names.ANSWERED_RETENTION_SECONDS,
         )
-        if self.store.add(wait) is not None:
+        existing = self.store.add(wait)
+        if existing is not None:
+            if existing.status == PENDING:
+                # The same request, stored as pending by an earlier delivery that did not
+                # finish (Lambda retries it): this delivery's look ends that wait.
+                self._answer(
+                    existing,
+                    status=status,
+                    physical_id=physical_id,
+                    reason=reason,
+                    data=data,
+                    log=log,
+                )
+                return
             log(event="answer", verdict="already answered")
             return
         self._send(wait, text, log, status=status)
