@@ -204,7 +204,7 @@ class WaitStore:
             "update_item",
             Key=_keys(wait),
             UpdateExpression="SET #s = :answered, body = :body, answeredAt = :now, "
-            "sent = :false, #ttl = :ttl",
+            "sent = :false, sendRounds = :one, #ttl = :ttl",
             ConditionExpression="#s = :pending",
             ExpressionAttributeNames={"#s": "status", "#ttl": names.TABLE_TTL_ATTRIBUTE},
             ExpressionAttributeValues={
@@ -213,6 +213,7 @@ class WaitStore:
                 ":body": {"S": body},
                 ":now": {"N": repr(now)},
                 ":false": {"BOOL": False},
+                ":one": {"N": "1"},
                 ":ttl": {"N": str(int(now) + names.ANSWERED_RETENTION_SECONDS)},
             },
         )
@@ -247,17 +248,15 @@ class WaitStore:
         )
 
     def sent(self, wait: Wait, *, refused: bool, delivered: bool) -> None:
-        """Record one round of sending the answer."""
+        """Record how one round of sending the answer ended (the round itself is counted
+        when it is taken: by :meth:`claim`, :meth:`take_resend`, or a new answered item)."""
         self.client.update_item(
             TableName=self.table,
             Key=_keys(wait),
-            UpdateExpression="SET sent = :sent, refused = :refused, "
-            "sendRounds = if_not_exists(sendRounds, :zero) + :one",
+            UpdateExpression="SET sent = :sent, refused = :refused",
             ExpressionAttributeValues={
                 ":sent": {"BOOL": delivered},
                 ":refused": {"BOOL": refused},
-                ":zero": {"N": "0"},
-                ":one": {"N": "1"},
             },
         )
 

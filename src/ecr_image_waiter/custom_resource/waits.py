@@ -393,6 +393,7 @@ class WaitService:
             interval=float(names.SWEEP_PERIOD_SECONDS),
             next_look_at=now,
             body=text,
+            send_rounds=1,
             answered_at=now,
             expires_at=int(now) + names.ANSWERED_RETENTION_SECONDS,
         )
