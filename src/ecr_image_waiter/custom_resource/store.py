@@ -26,8 +26,13 @@ ANSWERED = "answered"
 DROPPED = "dropped"
 #: The item that says whether the sweep is on (see :mod:`.sweep`).
 SWEEP_KEY = {names.TABLE_PARTITION_KEY: "sweep", names.TABLE_SORT_KEY: "state"}
-#: Longest repository part of a partition key (DynamoDB allows 2048 bytes).
-_PK_CHARS = 1024
+#: Longest repository part of a partition key, in UTF-8 bytes (DynamoDB allows 2048 bytes).
+_PK_BYTES = 1024
+
+
+def _pk(name: str) -> str:
+    data = name.encode("utf-8", errors="ignore")[:_PK_BYTES]
+    return "repo#" + data.decode("utf-8", errors="ignore")
 
 
 def partition_of(request: Mapping[str, Any]) -> str:
@@ -35,11 +40,11 @@ def partition_of(request: Mapping[str, Any]) -> str:
     every retry of a request, valid or not, lands on the same item)."""
     props = request.get("ResourceProperties")
     name = props.get(names.PROP_REPOSITORY_NAME) if isinstance(props, Mapping) else None
-    return "repo#" + (name if isinstance(name, str) else "")[:_PK_CHARS]
+    return _pk(name if isinstance(name, str) else "")
 
 
 def partition_for_repository(repository: str) -> str:
-    return "repo#" + repository[:_PK_CHARS]
+    return _pk(repository)
 
 
 def request_key(request: Mapping[str, Any]) -> str:
