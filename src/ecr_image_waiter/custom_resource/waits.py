@@ -255,13 +255,7 @@ class WaitService:
         unsent = [
             wait
             for wait in items
-            if wait.status == ANSWERED
-            and not wait.sent
-            and not wait.refused
-            and wait.body is not None
-            and wait.send_rounds < names.MAX_SEND_ROUNDS
-            and (wait.answered_at or 0.0) + RESEND_AFTER_SECONDS <= now
-            and wait.expires_at >= now
+            if self._unsent(wait) and (wait.answered_at or 0.0) + RESEND_AFTER_SECONDS <= now
         ]
         pending = sum(1 for wait in items if self._is_pending(wait))
         log_line(source="sweep", verdict="sweep", pending=pending, attempt=len(due))
@@ -273,9 +267,9 @@ class WaitService:
                     str(wait.body),
                     partial(log_line, source="sweep", logicalResourceId=wait.logical_id),
                 )
-        if not any(self._is_pending(wait) for wait in self.store.everything()):
+        if not any(self._needs_sweep(wait) for wait in self.store.everything()):
             stays_off = self.sweep.idle(
-                lambda: any(self._is_pending(wait) for wait in self.store.everything())
+                lambda: any(self._needs_sweep(wait) for wait in self.store.everything())
             )
             log_line(source="sweep", verdict="off" if stays_off else "on again")
 
@@ -440,6 +434,8 @@ class WaitService:
         else:
             sent, seen = self.put(url, text)
         self.store.sent(wait, refused=sent is Sent.REFUSED, delivered=sent is Sent.SENT)
+        if sent is Sent.FAILED:
+            self.sweep.wait_added()  # a later sweep sends it again: make sure one runs
         # The URL itself is never logged: only how the PUT ended.
         log(event="answer", status=status, verdict=sent.value, code=seen)
 
@@ -447,6 +443,21 @@ class WaitService:
 
     def _is_pending(self, wait: Wait) -> bool:
         return wait.status == PENDING and wait.expires_at >= self.clock()
+
+    def _unsent(self, wait: Wait) -> bool:
+        """Answered, but no PUT of the answer got through yet, and rounds are left."""
+        return (
+            wait.status == ANSWERED
+            and not wait.sent
+            and not wait.refused
+            and wait.body is not None
+            and wait.send_rounds < names.MAX_SEND_ROUNDS
+            and wait.expires_at >= self.clock()
+        )
+
+    def _needs_sweep(self, wait: Wait) -> bool:
+        """The sweep must keep running for this item: a pending wait or an unsent answer."""
+        return self._is_pending(wait) or self._unsent(wait)
 
     def _log_look(
         self,
