@@ -49,8 +49,9 @@ from ecr_image_waiter.errors import InvalidInputError
 REQUEST_TYPES = ("Create", "Update", "Delete")
 #: Looks made at once by one invocation (a sweep of many waits, a push to a busy repository).
 WORKERS = 8
-#: An answer not marked sent this long after it was claimed is sent again by the sweep (the
-#: invocation that claimed it may have died before or during its PUT).
+#: An answer not marked sent this long after it was claimed (or after its latest re-send was
+#: taken) is sent again by the sweep (the invocation that claimed it may have died before or
+#: during its PUT).
 RESEND_AFTER_SECONDS = 30.0
 #: A wait is looked at by a sweep that comes up to this early (sweeps are a period apart,
 #: give or take EventBridge's timing).
@@ -261,7 +262,7 @@ class WaitService:
         log_line(source="sweep", verdict="sweep", pending=pending, attempt=len(due))
         self._advance_all(due, "sweep")
         for wait in unsent:
-            if self.store.take_resend(wait):
+            if self.store.take_resend(wait, self.clock()):
                 self._send(
                     wait,
                     str(wait.body),
