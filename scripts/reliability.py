@@ -156,6 +156,10 @@ def event_rows(events: dict[str, Any]) -> list[tuple[str, str]]:
             "Answered after the ServiceTimeout: first delivery failed, deadline from the retry",
             f"{get('late_after_retry', 0):,}",
         ),
+        (
+            "Timeouts sent by the first sweep past the deadline, late only on the scaled clock",
+            f"{get('late_by_sweep_seconds', 0):,} (botocore's real pauses count 20 times)",
+        ),
         ("False ready (event-driven)", f"{get('false_ready', 0):,}"),
         ("Wrong status, id or reason (event-driven)", f"{get('wrong', 0):,}"),
         (
@@ -253,7 +257,7 @@ event-driven soak no double answer and no request left unanswered.
   example's `cdk.out` on the local AWS side (`ecr_image_waiter.local`: the function run from
   its asset by local Lambda workers with async retries, its DynamoDB table and EventBridge
   rules in moto, CloudFormation's requests with presigned S3 ResponseURLs, the sweep fired
-  while its rule is enabled, on a Lambda clock 30 times faster). Seeded stacks of waiters go
+  while its rule is enabled, on a Lambda clock 20 times faster). Seeded stacks of waiters go
   through Create, Update and Delete with images pushed before, during (as image indexes too),
   into a repository created later, racing a sweep delivered twice, or never; push events are
   lost, duplicated and reordered, requests delivered again, the function's DynamoDB, ECR and
