@@ -120,12 +120,12 @@ def aggregate_events(scenarios: list[dict[str, Any]]) -> dict[str, Any]:
     for kind, count in faults.items():
         by_service[kind.split(" ", 1)[0]] += count
     return {
+        **summed,
         "scenarios": len(scenarios),
         "wrong_scenarios": sum(not s["correct"] for s in scenarios),
         "faults": dict(faults),
         "faults_by_service": dict(by_service),
         "latest_past_deadline": max((s["latest_past_deadline"] for s in scenarios), default=0),
-        **summed,
     }
 
 
