@@ -36,6 +36,8 @@ SUITES = [
     "tests/test_config_download.py",
     "tests/test_real_manifests.py",
 ]
+# The event-driven provider end to end, deployed from cdk.out ("event-scenario" lines).
+SUITES += ["tests/test_faults_events.py"]
 MIN_INPUTS = 5_000
 MIN_FAULTS = 1_000
 FAULT_ORDER = ["throttle", "500", "503", "drop", "reset", "delay", "custom"]
@@ -107,7 +109,106 @@ def aggregate(log: Path) -> dict[str, Any]:
         "log_leaks": sum(c["leaked"] for c in log_checks),
         "requests": sum(s["requests"] for s in scenarios),
         "measured": measured,
+        "events": aggregate_events([x for x in lines if x["kind"] == "event-scenario"]),
     }
+
+
+def aggregate_events(scenarios: list[dict[str, Any]]) -> dict[str, Any]:
+    """The figures of the event-driven soak (tests/test_faults_events.py)."""
+    summed: dict[str, float] = {}
+    faults: Counter[str] = Counter()
+    for scenario in scenarios:
+        faults.update(scenario["faults"])
+        for key, value in scenario.items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                summed[key] = summed.get(key, 0) + value
+    by_service: Counter[str] = Counter()
+    for kind, count in faults.items():
+        by_service[kind.split(" ", 1)[0]] += count
+    return {
+        **summed,
+        "scenarios": len(scenarios),
+        "wrong_scenarios": sum(not s["correct"] for s in scenarios),
+        "faults": dict(faults),
+        "faults_by_service": dict(by_service),
+        "latest_past_deadline": max((s["latest_past_deadline"] for s in scenarios), default=0),
+    }
+
+
+def event_rows(events: dict[str, Any]) -> list[tuple[str, str]]:
+    """The table rows of the event-driven soak."""
+    if not events["scenarios"]:
+        return [("Event-driven soak (deployed from cdk.out)", "not run")]
+    get = events.get
+    faults = events["faults_by_service"]
+    answerable = get("requests", 0) - get("expired", 0)
+    return [
+        (
+            "Event-driven soak: scenarios / requests",
+            f"{events['scenarios']:,} / {get('requests', 0):,} (resources {get('resources', 0):,})",
+        ),
+        (
+            "Requests answered exactly once",
+            f"{get('answered_once', 0):,} of {answerable:,}"
+            + (
+                f" (of them {get('same_answer_again', 0):,} PUT twice with the same body)"
+                if get("same_answer_again", 0)
+                else ""
+            ),
+        ),
+        ("Double answers", f"{get('double_answers', 0):,}"),
+        ("Unanswered within the ServiceTimeout", f"{get('unanswered', 0):,}"),
+        (
+            "Answered after the ServiceTimeout: first delivery failed, deadline from the retry",
+            f"{get('late_after_retry', 0):,}",
+        ),
+        (
+            "Timeouts sent by the first sweep past the deadline, late only on the scaled clock",
+            f"{get('late_by_sweep_seconds', 0):,} (botocore's real pauses count 20 times)",
+        ),
+        ("False ready (event-driven)", f"{get('false_ready', 0):,}"),
+        ("Wrong status, id or reason (event-driven)", f"{get('wrong', 0):,}"),
+        (
+            "Push events lost / duplicated / reordered",
+            f"{get('events_lost', 0):,} / {get('events_duplicated', 0):,} / "
+            f"{get('events_reordered', 0):,} (and {get('phantom_events', 0):,} events for an "
+            "image not there yet)",
+        ),
+        (
+            "Requests delivered again / Lambda retries",
+            f"{get('redelivered', 0):,} / {get('lambda_retries', 0):,} "
+            f"({get('function_errors', 0):,} function errors)",
+        ),
+        (
+            "DynamoDB / ECR / EventBridge faults",
+            f"{faults.get('dynamodb', 0):,} / {faults.get('ecr', 0):,} / "
+            f"{faults.get('events', 0):,} ({get('bursts', 0):,} bursts past botocore's retries)",
+        ),
+        (
+            "ResponseURL failures recovered",
+            f"{get('url_failures_recovered', 0):,} requests ({get('url_failures', 0):,} PUTs "
+            "answered 500)",
+        ),
+        ("Expired ResponseURLs dropped", f"{get('expired_dropped', 0):,} of {get('expired', 0):,}"),
+        (
+            "Sweeps fired (of them raced with a push)",
+            f"{get('sweeps', 0):,} ({get('race_ticks', 0):,})",
+        ),
+        ("Latest answer past its deadline", f"{events['latest_past_deadline']:.0f} s (limit 90 s)"),
+    ]
+
+
+def events_ok(events: dict[str, Any]) -> bool:
+    """The event-driven soak's bar: every request answered once and truly."""
+    get = events.get
+    return bool(
+        events["wrong_scenarios"] == 0
+        and get("double_answers", 0) == 0
+        and get("unanswered", 0) == 0
+        and get("false_ready", 0) == 0
+        and get("wrong", 0) == 0
+        and get("expired_dropped", 0) == get("expired", 0)
+    )
 
 
 def render(figures: dict[str, Any], *, scale: int, seconds: float, summary: str, ok: bool) -> str:
@@ -146,6 +247,7 @@ def render(figures: dict[str, Any], *, scale: int, seconds: float, summary: str,
                 f"{figure['value']:.2f} s (download bound {figure['bound']:g} s)",
             )
         )
+    rows += event_rows(figures["events"])
     table = "\n".join(f"| {name} | {value} |" for name, value in rows)
     verdict = "meets" if ok else "does NOT meet"
     return f"""# Reliability report
@@ -160,18 +262,33 @@ hand. The figures are counted by the tests themselves while they run.
 Run time: {seconds:.0f} s on this machine. pytest: {summary}.
 
 This run {verdict} the bar: no wrong outcome, no false ready, no false timeout, at least
-{MIN_INPUTS:,} generated inputs and at least {MIN_FAULTS:,} injected faults.
+{MIN_INPUTS:,} generated inputs and at least {MIN_FAULTS:,} injected faults; and in the
+event-driven soak no double answer and no request left unanswered.
 
 ## What was run
 
-- **Fault scenarios** (`tests/test_faults_*.py`): the wait engine, the custom-resource
-  handlers (through the local model of the CDK Provider framework) and the CLI (as a
-  process) reach the local ECR through a proxy (`tests/faultproxy.py`) that answers with
+- **Fault scenarios** (`tests/test_faults_*.py`): the wait engine, the custom resource's
+  event-driven function (its handler, in process) and the CLI (as a process) reach the
+  local ECR through a proxy (`tests/faultproxy.py`) that answers with
   ThrottlingException (HTTP 400, AWS JSON 1.1 body), 500 InternalFailure, 503
   ServiceUnavailable, drops or resets the connection, or holds the answer back. botocore's
   standard retry mode handles what it can; what outlives it is "not yet" for the engine.
   Each scenario has an expected outcome (ready / timeout / never) fixed by construction:
   faults stop before the deadline whenever the outcome depends on ECR answering.
+- **Event-driven soak** (`tests/test_faults_events.py`): the provider deployed from the
+  example's `cdk.out` on the local AWS side (`ecr_image_waiter.local`: the function run from
+  its asset by local Lambda workers with async retries, its DynamoDB table and EventBridge
+  rules in moto, CloudFormation's requests with presigned S3 ResponseURLs, the sweep fired
+  while its rule is enabled, on a Lambda clock 20 times faster). Seeded stacks of waiters go
+  through Create, Update and Delete with images pushed before, during (as image indexes too),
+  into a repository created later, racing a sweep delivered twice, or never; push events are
+  lost, duplicated and reordered, requests delivered again, the function's DynamoDB, ECR and
+  EventBridge calls throttled, failed and dropped (in bursts that outlive botocore's retries
+  and end in Lambda's retries), ResponseURLs fail once before they take the answer and one
+  per scenario has expired (403). Every request must be answered exactly once (S3 object
+  versions of its ResponseURL), before its ServiceTimeout (deadline + 90 s), with the right
+  status, physical id and reason, the digest being the sha256 of the manifest pushed for it
+  and what ECR holds; the expired URL gets nothing, its refusal is logged without the URL.
 - **Invariants**, on every scenario: *no false ready* — a digest returned is the true sha256
   of the pushed manifest, is what ECR holds for the reference (asked directly, not through
   the proxy) and is one ECR served; *no false timeout* — a wait never times out after ECR
@@ -181,7 +298,7 @@ This run {verdict} the bar: no wrong outcome, no false ready, no false timeout, 
   session token.
 - **Generated inputs** (hypothesis, derandomized): image references, CLI command lines
   (`main(argv)` with injected streams, against the local ECR) and custom-resource properties
-  (`on_event`, and full requests through the framework model, whose response must stay
+  (the validator, and full requests through the provider's service, whose response must stay
   within CloudFormation's 4,096 bytes). Each generated case knows by construction whether it
   is valid; invalid ones break one rule each and must end in the specific error (exit 2 with
   one `ecr-image-waiter: error:` line, `InvalidReferenceError`, `InvalidPropertyError`
@@ -220,6 +337,7 @@ def main() -> int:
         and figures["log_leaks"] == 0
         and figures["inputs_total"] >= MIN_INPUTS
         and figures["faults_total"] >= MIN_FAULTS
+        and events_ok(figures["events"])
     )
     report = render(figures, scale=args.scale, seconds=seconds, summary=summary, ok=ok)
     args.output.parent.mkdir(parents=True, exist_ok=True)

@@ -80,6 +80,7 @@ class Wait:
     sent: bool = False
     refused: bool = False
     send_rounds: int = 0
+    #: When the answer was claimed, or when its latest re-send was taken.
     answered_at: float | None = None
     expires_at: int = 0
 
@@ -265,15 +266,21 @@ class WaitStore:
             },
         )
 
-    def take_resend(self, wait: Wait) -> bool:
-        """Claim one more round of sending an unsent answer (one sweep at a time)."""
+    def take_resend(self, wait: Wait, now: float) -> bool:
+        """Claim one more round of sending an unsent answer (one sweep at a time).
+
+        The round's start is stamped as ``answeredAt``: a sweep that reads the item while
+        this round's PUT is still under way then finds it not yet due for a re-send, instead
+        of taking the next round and PUTting the same answer a second time.
+        """
         return self._conditional(
             "update_item",
             Key=_keys(wait),
-            UpdateExpression="SET sendRounds = sendRounds + :one",
+            UpdateExpression="SET sendRounds = sendRounds + :one, answeredAt = :now",
             ConditionExpression="sendRounds = :rounds AND sent = :false AND refused = :false",
             ExpressionAttributeValues={
                 ":one": {"N": "1"},
+                ":now": {"N": repr(now)},
                 ":rounds": {"N": str(wait.send_rounds)},
                 ":false": {"BOOL": False},
             },

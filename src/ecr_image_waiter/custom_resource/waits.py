@@ -49,9 +49,11 @@ from ecr_image_waiter.errors import InvalidInputError
 REQUEST_TYPES = ("Create", "Update", "Delete")
 #: Looks made at once by one invocation (a sweep of many waits, a push to a busy repository).
 WORKERS = 8
-#: An answer not marked sent this long after it was claimed is sent again by the sweep (the
-#: invocation that claimed it may have died before or during its PUT).
-RESEND_AFTER_SECONDS = 30.0
+#: An answer not marked sent this long after it was claimed (or after its latest re-send was
+#: taken) is sent again by the sweep (the invocation that claimed it may have died before or
+#: during its PUT).
+#: Longer than one PUT round (3 tries of at most 10 s each, and the pauses between them).
+RESEND_AFTER_SECONDS = 45.0
 #: A sweep looks at every wait that falls due before the next sweep (a period later), less
 #: this margin: sweeps fire on their own minute marks, so waiting for the first sweep after
 #: the due time could add almost a whole period; a look made less than this long ago is not
@@ -265,7 +267,7 @@ class WaitService:
         log_line(source="sweep", verdict="sweep", pending=pending, attempt=len(due))
         self._advance_all(due, "sweep")
         for wait in unsent:
-            if self.store.take_resend(wait):
+            if self.store.take_resend(wait, self.clock()):
                 self._send(
                     wait,
                     str(wait.body),

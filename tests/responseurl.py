@@ -1,0 +1,197 @@
+"""A stand-in for the S3 behind CloudFormation's ResponseURL that fails on purpose.
+
+:class:`ResponseUrlProxy` listens on 127.0.0.1 and forwards every request to the moto
+server's S3. A client made with its :attr:`~ResponseUrlProxy.url` as endpoint presigns URLs
+that point here (moto does not check the signature), so the local CloudFormation's
+ResponseURLs and its reads of the answers both pass through it. For a PUT to a key (or a
+key prefix) marked with :meth:`~ResponseUrlProxy.fail` it answers HTTP 500 (S3's
+``InternalError``) that many times, then forwards: a URL failing then recovering. A key
+marked with :meth:`~ResponseUrlProxy.expire` is answered 403 (``AccessDenied``, "Request
+has expired") on every PUT, as S3 answers a presigned URL past its expiry. Every PUT is
+recorded with the time.monotonic() it was answered and the status sent, so a test knows
+when an answer reached CloudFormation and how many tries it took.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+_INTERNAL_ERROR = (
+    b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>InternalError</Code>'
+    b"<Message>We encountered an internal error. Please try again.</Message></Error>"
+)
+_EXPIRED = (
+    b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>'
+    b"<Message>Request has expired</Message></Error>"
+)
+_HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding"}
+
+
+@dataclass(frozen=True)
+class Put:
+    """One PUT the proxy answered."""
+
+    key: str
+    at: float
+    status: int
+
+
+class ResponseUrlProxy:
+    """S3 on the moto server, behind a proxy that fails chosen ResponseURLs."""
+
+    def __init__(self, upstream: str) -> None:
+        parts = urlsplit(upstream)
+        if parts.hostname is None or parts.port is None:
+            raise ValueError(f"upstream {upstream!r} needs a host and a port")
+        self.upstream = (parts.hostname, parts.port)
+        self._lock = threading.Lock()
+        self._failures: dict[str, int] = {}
+        self._expired: set[str] = set()
+        self.puts: list[Put] = []
+        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server.proxy = self
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> ResponseUrlProxy:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> ResponseUrlProxy:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+    # --- what to do with a key ---------------------------------------------------------------
+
+    def fail(self, prefix: str, times: int) -> None:
+        """Answer the next ``times`` PUTs to keys (``bucket/object``) starting with ``prefix``
+        with a 500. A prefix lets a test mark a request before it is sent, when only its
+        resource's part of the key is known."""
+        with self._lock:
+            self._failures[prefix] = times
+
+    def expire(self, prefix: str) -> None:
+        """Answer every PUT to keys starting with ``prefix`` with a 403, as S3 answers an
+        expired presigned URL."""
+        with self._lock:
+            self._expired.add(prefix)
+
+    def puts_to(self, key: str) -> list[Put]:
+        with self._lock:
+            return [put for put in self.puts if put.key == key]
+
+    def delivered_at(self, key: str) -> float | None:
+        """When the first PUT to ``key`` got through (time.monotonic()), or None."""
+        return next((put.at for put in self.puts_to(key) if put.status == 200), None)
+
+    def counts(self) -> dict[str, int]:
+        """PUTs answered by status class: ``failed`` (500), ``refused`` (403), ``sent``."""
+        with self._lock:
+            statuses = [put.status for put in self.puts]
+        return {
+            "sent": sum(1 for s in statuses if s == 200),
+            "failed": sum(1 for s in statuses if s >= 500),
+            "refused": sum(1 for s in statuses if 400 <= s < 500),
+        }
+
+    # --- requests ----------------------------------------------------------------------------
+
+    def _decide(self, key: str) -> int:
+        """The status to answer a PUT to ``key`` with, 0 to forward it."""
+        with self._lock:
+            if any(key.startswith(prefix) for prefix in self._expired):
+                return 403
+            for prefix, left in self._failures.items():
+                if left > 0 and key.startswith(prefix):
+                    self._failures[prefix] = left - 1
+                    return 500
+            return 0
+
+    def handle(self, handler: _Handler) -> None:
+        length = int(handler.headers.get("Content-Length") or 0)
+        body = handler.rfile.read(length) if length else b""
+        key = unquote(urlsplit(handler.path).path.lstrip("/"))
+        status = self._decide(key) if handler.command == "PUT" else 0
+        if status:
+            payload = _EXPIRED if status == 403 else _INTERNAL_ERROR
+            self._answer(handler, status, {"Content-Type": "application/xml"}, payload)
+        else:
+            status, headers, payload = self._forward(handler, body)
+            self._answer(handler, status, headers, payload)
+        if handler.command == "PUT":
+            with self._lock:
+                self.puts.append(Put(key, time.monotonic(), status))
+
+    def _forward(self, handler: _Handler, body: bytes) -> tuple[int, dict[str, str], bytes]:
+        upstream = http.client.HTTPConnection(*self.upstream, timeout=30)
+        try:
+            headers = {k: v for k, v in handler.headers.items() if k.lower() not in _HOP_BY_HOP}
+            upstream.request(handler.command, handler.path, body=body, headers=headers)
+            response = upstream.getresponse()
+            payload = response.read()
+            kept = {
+                k: v
+                for k, v in response.getheaders()
+                if k.lower() not in _HOP_BY_HOP | {"content-length", "server", "date"}
+            }
+            return response.status, kept, payload
+        finally:
+            upstream.close()
+
+    @staticmethod
+    def _answer(handler: _Handler, status: int, headers: Mapping[str, str], payload: bytes) -> None:
+        try:
+            handler.send_response(status)
+            for key, value in headers.items():
+                handler.send_header(key, value)
+            handler.send_header("Content-Length", str(len(payload)))
+            handler.end_headers()
+            if handler.command != "HEAD":
+                handler.wfile.write(payload)
+            handler.wfile.flush()
+        except OSError:
+            handler.close_connection = True
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    proxy: ResponseUrlProxy
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def _handle(self) -> None:
+        self.server.proxy.handle(self)
+
+    do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _handle
+
+    def finish(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            super().finish()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: the request line holds the presigned URL."""
