@@ -84,7 +84,7 @@ from ecr_image_waiter.engine import (
     parse_reference,
     wait_until_ready,
 )
-from ecr_image_waiter.engine.lookup import make_service_client
+from ecr_image_waiter.engine.aws import configured_region, make_service_client, setup_errors
 from ecr_image_waiter.engine.manifest import LambdaImageInspector
 from ecr_image_waiter.engine.pipeline import PipelineWatch, pipeline_aware
 from ecr_image_waiter.errors import (
@@ -504,11 +504,10 @@ def aws_setup(make: Callable[[], _T], what: str) -> _T:
     """``make()`` (a client, the configured region), with a broken AWS configuration turned
     into invalid input: exit 2 with the cause and where to fix it, instead of an unexpected
     error. Nothing has been asked of AWS at this point."""
-    from botocore.exceptions import BotoCoreError
-
+    broken: tuple[type[Exception], ...] = (*setup_errors(), ValueError)
     try:
         return make()
-    except (BotoCoreError, ValueError) as error:
+    except broken as error:
         raise InvalidInputError(
             f"cannot set up {what} from the AWS configuration: {type(error).__name__}: "
             f"{error}; check AWS_PROFILE, the AWS config and credentials files and the "
@@ -550,12 +549,7 @@ def default_region(env: Mapping[str, str]) -> str | None:
     for key in ("AWS_REGION", "AWS_DEFAULT_REGION"):
         if env.get(key):
             return env[key]
-    import botocore.session
-
-    region = aws_setup(
-        lambda: botocore.session.get_session().get_config_variable("region"), "the region"
-    )
-    return str(region) if region else None
+    return aws_setup(configured_region, "the region")
 
 
 def _check_all(

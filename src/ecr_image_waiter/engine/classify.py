@@ -110,7 +110,7 @@ TABLE: dict[str, Rule] = {
     "RequestTimeout": _TRANSIENT,
     "RequestTimeoutException": _TRANSIENT,
     "PriorRequestNotComplete": _TRANSIENT,
-    "ConnectionError": _TRANSIENT,  # botocore connection errors (see lookup.py)
+    "ConnectionError": _TRANSIENT,  # botocore connection errors (see aws.py)
     # Permissions and credentials.
     "AccessDeniedException": _DENIED,
     "AccessDenied": _DENIED,

@@ -107,9 +107,9 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ecr_image_waiter.engine import download as _download
+from ecr_image_waiter.engine.aws import failure_of, from_client_error, observation_of, sdk_errors
 from ecr_image_waiter.engine.classify import Kind, Verdict, classify
 from ecr_image_waiter.engine.image import Observation, ResolvedImage
-from ecr_image_waiter.engine.lookup import classified, from_client_error
 from ecr_image_waiter.engine.reference import ImageReference
 from ecr_image_waiter.engine.safe import field, listing, safe_text, valid_digest
 from ecr_image_waiter.errors import InvalidInputError
@@ -634,9 +634,6 @@ def _get_manifest(
     """(media type, parsed manifest) of ``digest``, or the observation explaining why not.
     Never raises on any answer: a wrong type, a deep nesting or a huge document ends as an
     InvalidManifest never-case."""
-    from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
-    from botocore.exceptions import ConnectionError as BotoConnectionError
-
     kwargs: dict[str, Any] = {
         "repositoryName": ref.repository,
         "imageIds": [{"imageDigest": digest}],
@@ -646,12 +643,11 @@ def _get_manifest(
         kwargs["registryId"] = ref.registry_id
     try:
         response = client.batch_get_image(**kwargs)
-    except ClientError as error:
-        return from_client_error(error, ECR_BATCH_GET_IMAGE_ACTION)
-    except (BotoConnectionError, HTTPClientError) as error:
-        return _classified("ConnectionError", str(error))
-    except BotoCoreError as error:
-        return _classified(type(error).__name__, str(error))
+    except sdk_errors() as error:
+        problem = failure_of(error)
+        if problem.cause == "answer":
+            return from_client_error(error, ECR_BATCH_GET_IMAGE_ACTION)
+        return _classified(problem.code, problem.message)
 
     images = response.get("images") or []
     if not isinstance(images, list) or not images or not isinstance(images[0], dict):
@@ -707,8 +703,6 @@ def read_config_platform(
     """(os, architecture, variant) from the image config blob ``digest`` ("" for a field it
     lacks), or why it could not be read. Never raises for an unreadable config and never
     puts the presigned URL into its answer (see the module docstring)."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
     if valid_digest(digest) is None:
         return f"the config digest {safe_text(digest, 80)} is not a sha256 digest"
     hex_digest = digest.partition(":")[2]
@@ -717,21 +711,20 @@ def read_config_platform(
         kwargs["registryId"] = ref.registry_id
     try:
         answer = client.get_download_url_for_layer(**kwargs)
-    except ClientError as error:
-        err = error.response.get("Error", {})
-        code = safe_text(err.get("Code") or "Unknown", 100)
-        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        if classify(code, status=status).kind is Kind.ACCESS_DENIED:
+    except sdk_errors() as error:
+        failure = failure_of(error)
+        if failure.cause != "answer":
+            return f"GetDownloadUrlForLayer for the config {digest}: {type(error).__name__}"
+        code = failure.code
+        if classify(code, status=failure.status).kind is Kind.ACCESS_DENIED:
             return (
                 f"{ECR_GET_DOWNLOAD_URL_ACTION} on the config {digest} was refused ({code}); "
                 "grant it on the repository to have the architecture checked"
             )
         return (
             f"GetDownloadUrlForLayer for the config {digest}: {code}: "
-            f"{safe_text(err.get('Message'), 300)}"
+            f"{safe_text(failure.answer_message, 300)}"
         )
-    except BotoCoreError as error:
-        return f"GetDownloadUrlForLayer for the config {digest}: {type(error).__name__}"
     url = answer.get("downloadUrl") if isinstance(answer, dict) else None
     if not isinstance(url, str) or not url:
         return f"GetDownloadUrlForLayer gave no download URL for the config {digest}"
@@ -778,7 +771,7 @@ def _is_loopback(url: str) -> bool:
 
 
 def _classified(code: str, message: str) -> Observation:
-    return classified(code, message, action=ECR_BATCH_GET_IMAGE_ACTION)
+    return observation_of(code, message, action=ECR_BATCH_GET_IMAGE_ACTION)
 
 
 def _never(code: str, message: str, remedy: str) -> Observation:

@@ -63,6 +63,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ecr_image_waiter.engine.aws import failure_of, make_service_client, sdk_errors
 from ecr_image_waiter.engine.classify import Kind, Verdict, classify
 from ecr_image_waiter.engine.image import Observation
 from ecr_image_waiter.engine.reference import ImageReference
@@ -151,15 +152,11 @@ class PipelineWatch:
 
     def codebuild(self) -> Any:
         if self._codebuild is None:
-            from ecr_image_waiter.engine.lookup import make_service_client
-
             self._codebuild = make_service_client("codebuild", self.region)
         return self._codebuild
 
     def codepipeline(self) -> Any:
         if self._codepipeline is None:
-            from ecr_image_waiter.engine.lookup import make_service_client
-
             self._codepipeline = make_service_client("codepipeline", self.region)
         return self._codepipeline
 
@@ -343,22 +340,13 @@ class PipelineWatch:
         self, call: Callable[[], Any], action: str, what: str
     ) -> dict[str, Any] | Observation | None:
         """The response, or a NEVER observation, or None (transient: no opinion this time)."""
-        from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
-        from botocore.exceptions import ConnectionError as BotoConnectionError
-
         try:
             response: dict[str, Any] = call()
-        except ClientError as error:
-            err = error.response.get("Error", {})
-            code = safe_text(err.get("Code") or "Unknown", 100)
-            text = _clip(str(err.get("Message") or error))
-            status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        except (BotoConnectionError, HTTPClientError) as error:
-            # Unreachable, reset or too slow after botocore's retries: transient, as for ECR
-            # (engine.lookup), so a network blip never ends the wait.
-            code, text, status = "ConnectionError", _clip(str(error)), None
-        except BotoCoreError as error:
-            code, text, status = type(error).__name__, _clip(str(error)), None
+        except sdk_errors() as error:
+            # Unreachable, reset or too slow after botocore's retries is ConnectionError:
+            # transient, as for ECR (engine.lookup), so a network blip never ends the wait.
+            failure = failure_of(error)
+            code, text, status = failure.code, _clip(failure.message), failure.status
         else:
             return response
         rule = classify(code, status=status)
@@ -407,8 +395,6 @@ class PipelineWatch:
             raise InvalidInputError(
                 f"request id {request_id!r} is empty: give the CloudFormation RequestId"
             )
-        from botocore.exceptions import BotoCoreError, ClientError
-
         if self.pipeline_name is not None:
             action, what = "codepipeline:StartPipelineExecution", f"pipeline {self.pipeline_name}"
             token = idempotency_token(request_id, "codepipeline", self.pipeline_name)
@@ -426,14 +412,12 @@ class PipelineWatch:
                 projectName=str(self.codebuild_project), idempotencyToken=token
             )
             return safe_text(response["build"]["id"], ID_MAX_CHARS)
-        except ClientError as error:
-            err = error.response.get("Error", {})
-            code = safe_text(err.get("Code") or "Unknown", 100)
-            text = _clip(str(err.get("Message") or error))
-            status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        except sdk_errors() as error:
+            failure = failure_of(error)
+            code, text, status = failure.code, _clip(failure.message), failure.status
+            if failure.cause == "connection":
+                code = type(error).__name__
             cause: Exception = error
-        except BotoCoreError as error:
-            code, text, status, cause = type(error).__name__, _clip(str(error)), None, error
         rule = classify(code, status=status)
         common: dict[str, Any] = {
             "repository": ref.repository,

@@ -101,16 +101,9 @@ class LocalCloud:
         """A boto3 client on the local server (the local side's own, not the function's)."""
         found = self._clients.get(service)
         if found is None:
-            import boto3
+            from ecr_image_waiter.engine.aws import local_client
 
-            make: Any = boto3.client
-            found = make(
-                service,
-                region_name=self.region,
-                endpoint_url=self.endpoint,
-                aws_access_key_id="local",
-                aws_secret_access_key="local",  # noqa: S106  (a local emulator's fake key)
-            )
+            found = local_client(service, self.region, self.endpoint)
             self._clients[service] = found
         return found
 

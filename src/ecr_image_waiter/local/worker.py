@@ -86,10 +86,9 @@ def main(argv: list[str]) -> int:
         key = f"{service}.{operation}"
         calls[key] = calls.get(key, 0) + 1
 
-    import boto3
+    from ecr_image_waiter.engine.aws import default_session
 
-    boto3.setup_default_session()
-    session: Any = boto3.DEFAULT_SESSION
+    session = default_session()
     session.events.register("before-call", count)
     try:
         handler, path = _load(asset_dir, handler_name)
