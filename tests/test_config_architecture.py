@@ -26,7 +26,7 @@ from ecr_image_waiter.engine import (
     Kind,
     Verdict,
     WaitPolicy,
-    manifest,
+    config_platform,
     parse_reference,
     wait_until_ready,
 )
@@ -291,7 +291,7 @@ def test_trickling_config_is_abandoned_at_the_deadline(
 ) -> None:
     # Each byte comes well within the per-wait timeout, so only a deadline on the whole body
     # ends the read: without one, this config would arrive after ~10 s and count.
-    monkeypatch.setattr(manifest, "CONFIG_TIMEOUT_SECONDS", 1)
+    monkeypatch.setattr(config_platform, "CONFIG_TIMEOUT_SECONDS", 1)
     url = blob_server.offer(ecr_blob_urls, REPO, sha256_of(AMD64), AMD64)
     blob_server.drip[urlsplit(url).path] = 0.05
     push(ecr, REPO, config_manifest(AMD64), tag="v1")

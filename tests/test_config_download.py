@@ -19,7 +19,7 @@ import pytest
 
 from ecr_image_waiter.cli.main import ExitStatus, main
 from ecr_image_waiter.engine import EcrLookup, LambdaImageInspector, Verdict, parse_reference
-from ecr_image_waiter.engine import manifest as manifest_module
+from ecr_image_waiter.engine import config_platform as manifest_module
 from ecr_image_waiter.engine.download import MAX_REDIRECTS, url_problem
 from tests.blobs import config_manifest, image_config
 from tests.faultproxy import record
