@@ -90,3 +90,34 @@ def test_scripts_and_examples_do_not_import_the_tests(folder: str) -> None:
                 if name.split(".")[0] == "tests"
             ]
     assert offenders == []
+
+
+#: The most lines a module under src/ may have, and its docstring.
+MAX_MODULE_LINES = 400
+MAX_DOCSTRING_LINES = 12
+
+
+def _docstring_lines(path: Path) -> int:
+    tree = ast.parse(path.read_text(), str(path))
+    first = tree.body[0] if tree.body else None
+    if (
+        isinstance(first, ast.Expr)
+        and isinstance(first.value, ast.Constant)
+        and isinstance(first.value.value, str)
+    ):
+        return (first.end_lineno or first.lineno) - first.lineno + 1
+    return 0
+
+
+def test_no_module_is_over_400_lines() -> None:
+    sizes = {
+        str(path.relative_to(REPO_ROOT)): len(path.read_text().splitlines())
+        for path in _modules(SRC)
+    }
+    assert {path: n for path, n in sizes.items() if n > MAX_MODULE_LINES} == {}
+
+
+def test_module_docstrings_say_what_a_module_is_for_in_a_few_lines() -> None:
+    lengths = {str(path.relative_to(REPO_ROOT)): _docstring_lines(path) for path in _modules(SRC)}
+    assert {path: n for path, n in lengths.items() if n > MAX_DOCSTRING_LINES} == {}
+    assert lengths["src/ecr_image_waiter/engine/aws.py"] > 0
