@@ -34,12 +34,12 @@ from ecr_image_waiter.engine import (
     Attempt,
     Cancelled,
     ImageReference,
-    Verdict,
     WaitPolicy,
     WaitResult,
     never_error,
     wait_until_ready,
 )
+from ecr_image_waiter.engine.decide import Outcome, decide
 from ecr_image_waiter.errors import (
     EcrImageWaiterError,
     InvalidInputError,
@@ -156,17 +156,22 @@ def provider_synth(args: argparse.Namespace, ctx: Context) -> ExitStatus:
 def _check_all(
     refs: Sequence[ImageReference], checks: Sequence[Check], clock: Callable[[], float]
 ) -> list[WaitResult]:
-    """One look per image; fail naming every image that is not there or never will be."""
+    """One look per image; fail naming every image that is not there or never will be.
+
+    ``check`` is a wait with no time: its deadline is when the look began, so
+    :func:`~ecr_image_waiter.engine.decide.decide` makes a miss a timeout."""
     results: list[WaitResult] = []
     failures: list[tuple[str, WaitError]] = []
     for ref, look in zip(refs, checks, strict=True):
         start = clock()
         observation = look()
-        elapsed = clock() - start
-        if observation.verdict is Verdict.READY:
+        now = clock()
+        elapsed = now - start
+        outcome = decide(observation, now, deadline=start)
+        if outcome is Outcome.READY:
             assert observation.image is not None  # noqa: S101  (READY always carries it)
             results.append(WaitResult(observation.image, 1, elapsed))
-        elif observation.verdict is Verdict.NEVER:
+        elif outcome is Outcome.NEVER:
             failures.append(
                 (str(ref), never_error(observation, ref, attempts=1, waited_seconds=elapsed))
             )
