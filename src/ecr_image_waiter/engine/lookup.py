@@ -116,16 +116,12 @@ class EcrLookup:
         return observation_of(code, message, wait_for_repository=self.wait_for_repository)
 
 
-#: The former name of :func:`.aws.observation_of`.
-classified = observation_of
-
 __all__ = [
     "CONNECT_TIMEOUT_SECONDS",
     "READ_TIMEOUT_SECONDS",
     "RETRY_CONFIG",
     "EcrLookup",
     "Inspector",
-    "classified",
     "from_client_error",
     "make_client",
     "make_service_client",

@@ -101,7 +101,7 @@ class PipelineWatch:
         self.region = region
         self._codebuild = codebuild_client
         self._codepipeline = codepipeline_client
-        #: The last read that failed transiently (kept for progress output), else None.
+        #: The last read that failed transiently, named when a failed stage cannot be read.
         self.last_problem: str | None = None
 
     def codebuild(self) -> Any:
