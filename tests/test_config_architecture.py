@@ -23,7 +23,7 @@ from botocore.awsrequest import AWSResponse, HTTPHeaders
 from ecr_image_waiter.cli.main import ExitStatus, main
 from ecr_image_waiter.engine import (
     EcrLookup,
-    Kind,
+    NeverReason,
     Verdict,
     WaitPolicy,
     config_platform,
@@ -133,7 +133,7 @@ def test_amd64_image_for_arm64_is_never_naming_both(
     arrange(ecr, blob_server, ecr_blob_urls, AMD64)
     observation = look("arm64")
     assert observation.verdict is Verdict.NEVER
-    assert observation.kind is Kind.UNUSABLE_IMAGE
+    assert observation.kind is NeverReason.UNUSABLE_IMAGE
     assert observation.code == "ArchitectureMismatch"
     for text in ("linux/amd64", "Lambda architecture x86_64", "architecture arm64", "exec format"):
         assert text in observation.message

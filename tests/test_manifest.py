@@ -10,7 +10,7 @@ from botocore.awsrequest import AWSResponse
 
 from ecr_image_waiter.engine import (
     EcrLookup,
-    Kind,
+    NeverReason,
     Verdict,
     WaitPolicy,
     parse_reference,
@@ -152,7 +152,7 @@ def test_index_of_attestations_only_has_no_platform(ecr: Any) -> None:
     push(ecr, REPO, index_text, tag="att")
     observation = look("att")
     assert observation.verdict is Verdict.NEVER
-    assert observation.kind is Kind.UNUSABLE_IMAGE
+    assert observation.kind is NeverReason.UNUSABLE_IMAGE
     assert "attestations only" in observation.message
 
 

@@ -17,7 +17,7 @@ from botocore.stub import Stubber
 from ecr_image_waiter import names
 from ecr_image_waiter.engine import (
     EcrLookup,
-    Kind,
+    NeverReason,
     Verdict,
     WaitPolicy,
     parse_reference,
@@ -203,7 +203,7 @@ def test_failed_build_that_ended_just_inside_the_clock_skew_counts() -> None:
 def test_failed_build_running_when_the_wait_began_counts() -> None:
     result = check_builds(build(4, "TIMED_OUT", at(-20), at(10)))
     assert result is not None
-    assert result.kind is Kind.PIPELINE_FAILED
+    assert result.kind is NeverReason.PIPELINE_FAILED
     assert f"{PROJECT}:build-4" in result.message
     assert "TIMED_OUT" in result.message
     assert result.extra == {"buildId": f"{PROJECT}:build-4"}
@@ -258,7 +258,7 @@ def test_missing_project_is_never() -> None:
     )
     result = PipelineWatch(PROJECT, codebuild_client=codebuild.client).check(SINCE)
     assert result is not None
-    assert result.kind is Kind.INVALID_REQUEST
+    assert result.kind is NeverReason.INVALID_REQUEST
     assert PROJECT in result.message
 
 
@@ -395,7 +395,7 @@ def test_failed_execution_names_the_stage_and_action() -> None:
     )
     assert result is not None
     assert result.code == "PipelineExecutionFailed"
-    assert result.kind is Kind.PIPELINE_FAILED
+    assert result.kind is NeverReason.PIPELINE_FAILED
     assert "exec-2" in result.message
     assert "stage Build, action DockerPush" in result.message
     assert "Build terminated" in result.message

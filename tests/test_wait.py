@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from ecr_image_waiter.engine import (
     Attempt,
     Cancelled,
-    Kind,
+    NeverReason,
     Observation,
     ResolvedImage,
     Verdict,
@@ -155,16 +155,16 @@ def test_pauses_are_the_interval_and_the_last_is_cut_at_the_deadline() -> None:
 @pytest.mark.parametrize(
     ("code", "kind", "error_class"),
     [
-        ("RepositoryNotFoundException", Kind.REPOSITORY_MISSING, RepositoryNotFoundError),
-        ("AccessDeniedException", Kind.ACCESS_DENIED, AccessDeniedError),
-        ("NoMatchingPlatform", Kind.UNUSABLE_IMAGE, UnusableImageError),
-        ("BuildFailed", Kind.PIPELINE_FAILED, PipelineFailedError),
-        ("InvalidParameterException", Kind.INVALID_REQUEST, ImageNeverReadyError),
-        ("Mystery", Kind.UNKNOWN, ImageNeverReadyError),
+        ("RepositoryNotFoundException", NeverReason.REPOSITORY_MISSING, RepositoryNotFoundError),
+        ("AccessDeniedException", NeverReason.ACCESS_DENIED, AccessDeniedError),
+        ("NoMatchingPlatform", NeverReason.UNUSABLE_IMAGE, UnusableImageError),
+        ("BuildFailed", NeverReason.PIPELINE_FAILED, PipelineFailedError),
+        ("InvalidParameterException", NeverReason.INVALID_REQUEST, ImageNeverReadyError),
+        ("Mystery", NeverReason.UNKNOWN, ImageNeverReadyError),
     ],
 )
 def test_never_ends_at_once_with_its_error_class(
-    code: str, kind: Kind, error_class: type[ImageNeverReadyError]
+    code: str, kind: NeverReason, error_class: type[ImageNeverReadyError]
 ) -> None:
     clock = Clock()
     never = Observation(
@@ -173,7 +173,7 @@ def test_never_ends_at_once_with_its_error_class(
         "no",
         kind=kind,
         remedy="do the thing",
-        action="ecr:DescribeImages" if kind is Kind.ACCESS_DENIED else None,
+        action="ecr:DescribeImages" if kind is NeverReason.ACCESS_DENIED else None,
     )
     with pytest.raises(ImageNeverReadyError) as info:
         wait_until_ready(
@@ -188,7 +188,7 @@ def test_never_ends_at_once_with_its_error_class(
     assert info.value.last_code == code
     assert clock.sleeps == [10]
     assert "do the thing" in str(info.value)
-    if kind is Kind.ACCESS_DENIED:
+    if kind is NeverReason.ACCESS_DENIED:
         assert isinstance(info.value, AccessDeniedError)
         assert info.value.action == "ecr:DescribeImages"
         assert "access denied to ecr:DescribeImages" in str(info.value)

@@ -6,7 +6,7 @@ Pure Python plus boto3/botocore; boto3 is imported only by :mod:`.aws`, on first
 from __future__ import annotations
 
 from ecr_image_waiter.engine.aws import make_client
-from ecr_image_waiter.engine.classify import Kind, Verdict, classify
+from ecr_image_waiter.engine.classify import NeverReason, Verdict, classify
 from ecr_image_waiter.engine.image import Observation, ResolvedImage
 from ecr_image_waiter.engine.lookup import EcrLookup
 from ecr_image_waiter.engine.manifest import LambdaImageInspector
@@ -27,8 +27,8 @@ __all__ = [
     "Cancelled",
     "EcrLookup",
     "ImageReference",
-    "Kind",
     "LambdaImageInspector",
+    "NeverReason",
     "Observation",
     "PipelineWatch",
     "ResolvedImage",

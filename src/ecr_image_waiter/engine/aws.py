@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ecr_image_waiter.engine.classify import Kind, classify
+from ecr_image_waiter.engine.classify import NeverReason, classify
 from ecr_image_waiter.engine.image import Observation
 from ecr_image_waiter.engine.safe import safe_text
 
@@ -218,7 +218,7 @@ def observation_of(
         message,
         kind=rule.kind,
         remedy=rule.remedy,
-        action=action if rule.kind is Kind.ACCESS_DENIED else None,
+        action=action if rule.kind is NeverReason.ACCESS_DENIED else None,
     )
 
 

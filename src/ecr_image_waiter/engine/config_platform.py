@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ecr_image_waiter.engine import download as _download
 from ecr_image_waiter.engine.aws import failure_of, sdk_errors
-from ecr_image_waiter.engine.classify import Kind, classify
+from ecr_image_waiter.engine.classify import NeverReason, classify
 from ecr_image_waiter.engine.image import Observation, ResolvedImage
 from ecr_image_waiter.engine.media import (
     LAMBDA_ARCHITECTURE_OF,
@@ -95,7 +95,7 @@ def read_config_platform(
         if failure.cause != "answer":
             return f"GetDownloadUrlForLayer for the config {digest}: {type(error).__name__}"
         code = failure.code
-        if classify(code, status=failure.status).kind is Kind.ACCESS_DENIED:
+        if classify(code, status=failure.status).kind is NeverReason.ACCESS_DENIED:
             return (
                 f"{ECR_GET_DOWNLOAD_URL_ACTION} on the config {digest} was refused ({code}); "
                 "grant it on the repository to have the architecture checked"

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ecr_image_waiter.engine.classify import Kind, Verdict
+from ecr_image_waiter.engine.classify import NeverReason, Verdict
 from ecr_image_waiter.engine.reference import registry_host
 from ecr_image_waiter.engine.safe import safe_text
 
@@ -89,7 +89,7 @@ class Observation:
     code: str
     message: str
     image: ResolvedImage | None = None
-    kind: Kind | None = None
+    kind: NeverReason | None = None
     remedy: str = ""
     #: For access denied: the IAM action that was refused, such as ``ecr:DescribeImages``.
     action: str | None = None

@@ -24,7 +24,7 @@ from ecr_image_waiter.engine.aws import (
     observation_of,
     sdk_errors,
 )
-from ecr_image_waiter.engine.classify import Kind, Verdict
+from ecr_image_waiter.engine.classify import NeverReason, Verdict
 from ecr_image_waiter.engine.image import Observation, ResolvedImage
 from ecr_image_waiter.engine.reference import ImageReference
 from ecr_image_waiter.engine.safe import safe_text, valid_digest
@@ -77,7 +77,7 @@ class EcrLookup:
                     Verdict.NEVER,
                     "NoRegion",
                     "no AWS region is configured",
-                    kind=Kind.INVALID_REQUEST,
+                    kind=NeverReason.INVALID_REQUEST,
                     remedy="give --region, set AWS_REGION, or use a full ECR image URI",
                 )
             return self._observation(failure.code, failure.message)

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ecr_image_waiter.engine.aws import failure_of, make_service_client, sdk_errors
-from ecr_image_waiter.engine.classify import Kind, Verdict, classify
+from ecr_image_waiter.engine.classify import NeverReason, Verdict, classify
 from ecr_image_waiter.engine.image import Observation
 from ecr_image_waiter.engine.reference import ImageReference
 from ecr_image_waiter.engine.safe import safe_text
@@ -311,7 +311,7 @@ class PipelineWatch:
             f"{action} on {what}: {text}",
             kind=rule.kind,
             remedy=rule.remedy,
-            action=action if rule.kind is Kind.ACCESS_DENIED else None,
+            action=action if rule.kind is NeverReason.ACCESS_DENIED else None,
         )
 
     def running(self) -> str | None:

@@ -9,7 +9,7 @@ import hashlib
 from typing import TYPE_CHECKING, Any
 
 from ecr_image_waiter.engine.aws import failure_of, sdk_errors
-from ecr_image_waiter.engine.classify import Kind, classify
+from ecr_image_waiter.engine.classify import NeverReason, classify
 from ecr_image_waiter.engine.reference import ImageReference
 from ecr_image_waiter.engine.safe import safe_text
 from ecr_image_waiter.errors import AccessDeniedError, InvalidInputError, PipelineFailedError
@@ -67,7 +67,7 @@ def start_run(
         "last_code": code,
         "last_message": text,
     }
-    if rule.kind is Kind.ACCESS_DENIED:
+    if rule.kind is NeverReason.ACCESS_DENIED:
         raise AccessDeniedError(
             f"access denied to {action} on {what}, started because image {ref} is "
             f"missing: {code}: {text}; grant {action} on it to the waiter's role",
