@@ -167,7 +167,7 @@ def test_single_platform_manifest_is_ready_with_unknown_architecture(
     assert observation.image.index_digest is None
     assert observation.image.architecture is None
     # The local ECR holds no config blob: the architecture stays unknown, and says why.
-    assert "LayersNotFoundException" in observation.image.architecture_unknown
+    assert "LayersNotFoundException" in observation.image.architecture_unknown_reason
     assert observation.image.media_type == media_type
 
 

@@ -103,7 +103,7 @@ def _warn_unverified(labels: Sequence[str], results: Sequence[WaitResult], strea
     and could not be read, and why (as ``wait``'s progress line does), so that exit 0 is not
     taken for a checked architecture."""
     for label, result in zip(labels, results, strict=True):
-        reason = result.image.architecture_unknown
+        reason = result.image.architecture_unknown_reason
         if reason:
             stream.write(f"{PROG}: warning: {label}: architecture not verified: {reason}\n")
     stream.flush()

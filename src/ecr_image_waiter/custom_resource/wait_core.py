@@ -268,8 +268,8 @@ def _architecture_note(image: ResolvedImage | None) -> str | None:
     """For the log: the image's architecture, or why it is unknown (see engine.manifest)."""
     if image is None:
         return None
-    if image.architecture_unknown:
-        return f"unknown: {image.architecture_unknown}"
+    if image.architecture_unknown_reason:
+        return f"unknown: {image.architecture_unknown_reason}"
     return image.architecture
 
 

@@ -49,7 +49,7 @@ def check_config(
     digest = valid_digest(_get(manifest.get("config"), "digest")) or ""
     read = read_config_platform(client, ref, digest)
     if isinstance(read, str):
-        image = replace(image, architecture_unknown=read)
+        image = replace(image, architecture_unknown_reason=read)
         return _ready(image, f"found {image.image_uri} (architecture unknown: {read})")
     os_name, oci_arch, variant = read
     wanted_arch, variants = PLATFORMS[architecture]

@@ -34,15 +34,17 @@ class ResolvedImage:
     architecture: str | None = None
     #: Why ``architecture`` is None although it was looked for: the image config of a
     #: single-platform image could not be read (see engine.manifest). None otherwise.
-    architecture_unknown: str | None = None
+    architecture_unknown_reason: str | None = None
 
     def __post_init__(self) -> None:
         # Every text field may hold server text: made safe here too, whoever built it.
         if self.media_type is not None:
             object.__setattr__(self, "media_type", safe_text(self.media_type, CODE_CHARS))
-        if self.architecture_unknown is not None:
+        if self.architecture_unknown_reason is not None:
             object.__setattr__(
-                self, "architecture_unknown", safe_text(self.architecture_unknown, NOTE_CHARS)
+                self,
+                "architecture_unknown_reason",
+                safe_text(self.architecture_unknown_reason, NOTE_CHARS),
             )
 
     @property
@@ -76,7 +78,7 @@ class ResolvedImage:
             "pushedAt": self.pushed_at.isoformat() if self.pushed_at is not None else None,
             "indexDigest": self.index_digest,
             "architecture": self.architecture,
-            "architectureUnknownReason": self.architecture_unknown,
+            "architectureUnknownReason": self.architecture_unknown_reason,
         }
 
 
