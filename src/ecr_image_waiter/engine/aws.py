@@ -77,15 +77,6 @@ def local_client(service: str, region: str, endpoint_url: str) -> Any:
     )
 
 
-def default_session() -> Any:
-    """boto3's default session, made now (hooks registered on it see every client made
-    later from boto3's module functions)."""
-    import boto3
-
-    boto3.setup_default_session()
-    return boto3.DEFAULT_SESSION
-
-
 def configured_region() -> str | None:
     """The region of the AWS profile in use (botocore's configuration), or None."""
     import botocore.session

@@ -86,9 +86,10 @@ def main(argv: list[str]) -> int:
         key = f"{service}.{operation}"
         calls[key] = calls.get(key, 0) + 1
 
-    from ecr_image_waiter.engine.aws import default_session
+    import boto3
 
-    session = default_session()
+    boto3.setup_default_session()
+    session: Any = boto3.DEFAULT_SESSION
     session.events.register("before-call", count)
     try:
         handler, path = _load(asset_dir, handler_name)
