@@ -18,6 +18,7 @@ from ecr_image_waiter.engine import (
 )
 from ecr_image_waiter.engine.manifest import LambdaImageInspector
 from ecr_image_waiter.errors import AccessDeniedError, InvalidInputError, UnusableImageError
+from ecr_image_waiter.local.support import FakeClock
 from tests.images import DOCKER_LIST, DOCKER_V2, OCI_INDEX, OCI_MANIFEST, push, single_manifest
 from tests.manifests import (
     DOCKER_V1_SIGNED,
@@ -32,19 +33,6 @@ from tests.manifests import (
 
 REPO = "app/fn"
 PLATFORM_OF = {"x86_64": "linux/amd64", "arm64": "linux/arm64"}
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 def look(tag: str, architecture: str = "x86_64", *, lambda_compatible: bool = True) -> Any:
@@ -91,7 +79,7 @@ def test_child_not_pushed_yet_is_not_yet_then_ready(ecr: Any) -> None:
     push_index(ecr, REPO, index, "v2", skip=("linux/arm64",))
     ref = parse_reference(f"{REPO}:v2")
     lookup = EcrLookup(inspector=LambdaImageInspector("arm64"))
-    clock = FakeClock()
+    clock = FakeClock(0.0)
     seen: list[Any] = []
 
     def sleep(seconds: float) -> None:

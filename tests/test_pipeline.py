@@ -30,6 +30,7 @@ from ecr_image_waiter.engine.pipeline import (
     pipeline_aware,
 )
 from ecr_image_waiter.errors import AccessDeniedError, InvalidInputError, PipelineFailedError
+from ecr_image_waiter.local.support import FakeClock
 from tests.codebuild import create_project
 from tests.conftest import REGION
 from tests.images import push, single_manifest
@@ -130,19 +131,6 @@ class CodePipelineStub:
         )
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
 # --- The acceptance case: a failed build ends the wait within one interval ----------------
 
 
@@ -153,7 +141,7 @@ def test_failed_build_ends_the_wait_within_one_interval(server_ecr: Any) -> None
     codebuild.builds(build(7, "FAILED", at(0.5), at(3), FAILED_PHASES))
     watch = PipelineWatch(PROJECT, codebuild_client=codebuild.client)
     lookup = EcrLookup()
-    clock = FakeClock()
+    clock = FakeClock(0.0)
     check = pipeline_aware(lambda: lookup.look(REF), watch, SINCE)
     with pytest.raises(PipelineFailedError) as info:
         wait_until_ready(check, WaitPolicy(1800, 5), REF, clock=clock, sleep=clock.sleep)
