@@ -28,6 +28,7 @@ from ecr_image_waiter.errors import (
     UnusableImageError,
     WaitTimeoutError,
 )
+from ecr_image_waiter.local.support import FakeClock
 
 REF = parse_reference("app:v1", region="us-east-1")
 DIGEST = "sha256:" + "ab" * 32
@@ -36,19 +37,12 @@ READY = Observation(Verdict.READY, "ImageFound", "found", image=IMAGE)
 MISSING = Observation(Verdict.NOT_YET, "ImageNotFoundException", "not there")
 
 
-class Clock:
+class Clock(FakeClock):
+    """The shared fake clock from 50 s, recording when each look happened."""
+
     def __init__(self) -> None:
-        self.now = 50.0
-        self.sleeps: list[float] = []
+        super().__init__(50.0)
         self.looks: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        assert seconds >= 0
-        self.sleeps.append(seconds)
-        self.now += seconds
 
     def checker(
         self, answers: Sequence[Observation], cost: float = 0.0
