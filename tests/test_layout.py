@@ -20,8 +20,12 @@ RUNTIME_STAND_IN = SRC / "local" / "worker.py"
 MAKING_CALLS = frozenset({"Session", "get_session", "setup_default_session", "resource"})
 
 
+#: Folders under scripts/ and examples/ that hold no code of this project.
+NOT_OURS = frozenset({".venv", "node_modules", "cdk.out", "__pycache__"})
+
+
 def _modules(root: Path) -> list[Path]:
-    return sorted(path for path in root.rglob("*.py") if ".venv" not in path.parts)
+    return sorted(path for path in root.rglob("*.py") if NOT_OURS.isdisjoint(path.parts))
 
 
 def _sdk_uses(path: Path) -> list[str]:
