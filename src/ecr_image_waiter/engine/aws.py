@@ -125,7 +125,7 @@ def try_shared_client(service: str) -> Any | None:
     own on first use and reports the failure as an observation with its remedy)."""
     try:
         return shared_client(service)
-    except sdk_errors():
+    except setup_errors():
         return None
 
 
