@@ -39,12 +39,12 @@ from ecr_image_waiter.local import (  # noqa: E402
 )
 from ecr_image_waiter.local.cicd import deploy_repositories_and_builds  # noqa: E402
 from ecr_image_waiter.local.events import codebuild_state_change  # noqa: E402
+from ecr_image_waiter.local.support import free_port  # noqa: E402
 from examples.demo_lambda import create_pinned, without_waiter  # noqa: E402
 from examples.demo_setup import (  # noqa: E402
     ACCOUNT,
     REGION,
     answer_layer_downloads_as_ecr_without_blobs,
-    free_port,
     rule_text,
     synthesize,
 )

@@ -1,15 +1,14 @@
-"""The demo's set-up: the synth, a free port, moto's missing GetDownloadUrlForLayer, words."""
+"""The demo's set-up: the synth, moto's missing GetDownloadUrlForLayer, words."""
 
 from __future__ import annotations
 
 import importlib.util
 import os
-import socket
 import sys
 from pathlib import Path
-from typing import Any
 
 from ecr_image_waiter.local import CloudAssembly, Rule
+from ecr_image_waiter.local.support import layer_download_urls
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -39,27 +38,15 @@ def synthesize(outdir: Path) -> CloudAssembly:
     return CloudAssembly(outdir, account=ACCOUNT, region=REGION)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def answer_layer_downloads_as_ecr_without_blobs() -> None:
     """moto 5.2.5 does not implement GetDownloadUrlForLayer (an HTTP 500 that botocore
     retries) and keeps no blobs. Answer as ECR does for a blob it does not hold, so the
     waiter's architecture check reports the architecture unknown at once."""
-    from moto.core.exceptions import ServiceException
     from moto.ecr.responses import ECRResponse
 
-    class LayersNotFoundException(ServiceException):
-        code = "LayersNotFoundException"
-
-    def get_download_url_for_layer(self: Any) -> None:
-        digest = self._get_param("layerDigest")
-        raise LayersNotFoundException(f"The specified layer {digest} does not exist")
-
-    ECRResponse.get_download_url_for_layer = get_download_url_for_layer  # type: ignore[method-assign]
+    ECRResponse.get_download_url_for_layer = layer_download_urls(  # type: ignore[method-assign,assignment]
+        {}, missing="The specified layer {digest} does not exist"
+    )
 
 
 def rule_text(rule: Rule) -> str:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
+
+from ecr_image_waiter.local.support import free_port, layer_download_urls
 
 if TYPE_CHECKING:
     from tests.faultproxy import FaultProxy, Plan
@@ -49,33 +50,12 @@ def ecr_blob_urls(monkeypatch: pytest.MonkeyPatch) -> dict[tuple[str, str], str]
     LayersNotFoundException, unless a test put a URL here for the blob (tests.blobs serves
     config blobs on 127.0.0.1). Applies to moto in process and to the session's server.
     """
-    from moto.core.exceptions import ServiceException
-    from moto.core.responses import ActionResult
     from moto.ecr.responses import ECRResponse
 
-    class LayersNotFoundException(ServiceException):
-        code = "LayersNotFoundException"
-
     urls: dict[tuple[str, str], str] = {}
-
-    def get_download_url_for_layer(self: Any) -> ActionResult:
-        repository = self._get_param("repositoryName")
-        digest = self._get_param("layerDigest")
-        url = urls.get((repository, digest))
-        if url is None:
-            raise LayersNotFoundException(
-                f"The specified layer {digest} does not exist in repository {repository}"
-            )
-        return ActionResult({"downloadUrl": url, "layerDigest": digest})
-
+    get_download_url_for_layer = layer_download_urls(urls)
     monkeypatch.setattr(ECRResponse, "get_download_url_for_layer", get_download_url_for_layer)
     return urls
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="session")

@@ -10,14 +10,12 @@ import hashlib
 import json
 from typing import Any
 
+from ecr_image_waiter.local.ecr import digest_of
+
 DOCKER_V2 = "application/vnd.docker.distribution.manifest.v2+json"
 DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-
-
-def digest_of(manifest: str) -> str:
-    return "sha256:" + hashlib.sha256(manifest.encode()).hexdigest()
 
 
 def single_manifest(seed: str = "app", media_type: str = DOCKER_V2) -> str:

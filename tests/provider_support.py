@@ -26,6 +26,7 @@ from ecr_image_waiter.custom_resource.response import Sent
 from ecr_image_waiter.custom_resource.store import WaitStore
 from ecr_image_waiter.custom_resource.sweep import SweepSwitch
 from ecr_image_waiter.custom_resource.waits import WaitService
+from ecr_image_waiter.local.support import FakeClock as SharedFakeClock
 from tests.conftest import ACCOUNT, REGION
 
 EVENTS = Path(__file__).parent / "events"
@@ -36,39 +37,11 @@ RULE = "ecr-image-waiter-sweep"
 BUCKET = "cfn-responses"
 
 
-class FakeClock:
-    """Epoch seconds that move only when told to (``advance``/``sleep``); ``at`` runs an
-    action once its time is reached."""
+class FakeClock(SharedFakeClock):
+    """The shared fake clock (epoch seconds), starting at :data:`START`."""
 
     def __init__(self, start: float = START) -> None:
-        self.start = start
-        self.now = start
-        self.sleeps: list[float] = []
-        self._actions: list[tuple[float, Callable[[], None]]] = []
-        self._lock = threading.Lock()
-
-    def __call__(self) -> float:
-        with self._lock:
-            return self.now
-
-    def at(self, offset: float, action: Callable[[], None]) -> None:
-        self._actions.append((self.start + offset, action))
-        self._actions.sort(key=lambda item: item[0])
-
-    def advance(self, seconds: float) -> None:
-        assert seconds >= 0
-        with self._lock:
-            self.now += seconds
-        while self._actions and self._actions[0][0] <= self.now:
-            self._actions.pop(0)[1]()
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.advance(seconds)
-
-    @property
-    def elapsed(self) -> float:
-        return self.now - self.start
+        super().__init__(start)
 
 
 # --- the provider's resources -----------------------------------------------------------------

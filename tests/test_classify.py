@@ -7,21 +7,28 @@ from typing import Any
 import pytest
 from botocore.awsrequest import AWSResponse
 
-from ecr_image_waiter.engine import EcrLookup, Kind, Verdict, classify, make_client, parse_reference
+from ecr_image_waiter.engine import (
+    EcrLookup,
+    NeverReason,
+    Verdict,
+    classify,
+    make_client,
+    parse_reference,
+)
 from ecr_image_waiter.engine.classify import TABLE
 
 #: The expected verdict and kind for every code in the table: written out here, so a change
 #: to the table has to be made twice (once on purpose).
-EXPECTED: dict[str, tuple[Verdict, Kind | None]] = {
+EXPECTED: dict[str, tuple[Verdict, NeverReason | None]] = {
     "ImageNotFoundException": (Verdict.NOT_YET, None),
     "ImageNotFound": (Verdict.NOT_YET, None),
-    "MissingDigestAndTag": (Verdict.NEVER, Kind.INVALID_REQUEST),
-    "InvalidImageDigest": (Verdict.NEVER, Kind.INVALID_REQUEST),
-    "InvalidImageTag": (Verdict.NEVER, Kind.INVALID_REQUEST),
-    "ImageTagDoesNotMatchDigest": (Verdict.NEVER, Kind.INVALID_REQUEST),
+    "MissingDigestAndTag": (Verdict.NEVER, NeverReason.INVALID_REQUEST),
+    "InvalidImageDigest": (Verdict.NEVER, NeverReason.INVALID_REQUEST),
+    "InvalidImageTag": (Verdict.NEVER, NeverReason.INVALID_REQUEST),
+    "ImageTagDoesNotMatchDigest": (Verdict.NEVER, NeverReason.INVALID_REQUEST),
     "ImageReferencedByManifestList": (Verdict.NOT_YET, None),
-    "KmsError": (Verdict.NEVER, Kind.ACCESS_DENIED),
-    "RepositoryNotFoundException": (Verdict.NEVER, Kind.REPOSITORY_MISSING),
+    "KmsError": (Verdict.NEVER, NeverReason.ACCESS_DENIED),
+    "RepositoryNotFoundException": (Verdict.NEVER, NeverReason.REPOSITORY_MISSING),
     "ThrottlingException": (Verdict.NOT_YET, None),
     "Throttling": (Verdict.NOT_YET, None),
     "ThrottledException": (Verdict.NOT_YET, None),
@@ -39,33 +46,33 @@ EXPECTED: dict[str, tuple[Verdict, Kind | None]] = {
     "RequestTimeoutException": (Verdict.NOT_YET, None),
     "PriorRequestNotComplete": (Verdict.NOT_YET, None),
     "ConnectionError": (Verdict.NOT_YET, None),
-    "AccessDeniedException": (Verdict.NEVER, Kind.ACCESS_DENIED),
-    "AccessDenied": (Verdict.NEVER, Kind.ACCESS_DENIED),
-    "UnauthorizedOperation": (Verdict.NEVER, Kind.ACCESS_DENIED),
-    "403": (Verdict.NEVER, Kind.ACCESS_DENIED),
-    "UnrecognizedClientException": (Verdict.NEVER, Kind.ACCESS_DENIED),
-    "InvalidClientTokenId": (Verdict.NEVER, Kind.ACCESS_DENIED),
-    "InvalidSignatureException": (Verdict.NEVER, Kind.ACCESS_DENIED),
-    "SignatureDoesNotMatch": (Verdict.NEVER, Kind.ACCESS_DENIED),
-    "ExpiredTokenException": (Verdict.NEVER, Kind.ACCESS_DENIED),
-    "ExpiredToken": (Verdict.NEVER, Kind.ACCESS_DENIED),
-    "NoCredentials": (Verdict.NEVER, Kind.ACCESS_DENIED),
-    "InvalidParameterException": (Verdict.NEVER, Kind.INVALID_REQUEST),
-    "ValidationException": (Verdict.NEVER, Kind.INVALID_REQUEST),
-    "InvalidParameterValue": (Verdict.NEVER, Kind.INVALID_REQUEST),
-    "UpstreamAccessDenied": (Verdict.NEVER, Kind.ACCESS_DENIED),
+    "AccessDeniedException": (Verdict.NEVER, NeverReason.ACCESS_DENIED),
+    "AccessDenied": (Verdict.NEVER, NeverReason.ACCESS_DENIED),
+    "UnauthorizedOperation": (Verdict.NEVER, NeverReason.ACCESS_DENIED),
+    "403": (Verdict.NEVER, NeverReason.ACCESS_DENIED),
+    "UnrecognizedClientException": (Verdict.NEVER, NeverReason.ACCESS_DENIED),
+    "InvalidClientTokenId": (Verdict.NEVER, NeverReason.ACCESS_DENIED),
+    "InvalidSignatureException": (Verdict.NEVER, NeverReason.ACCESS_DENIED),
+    "SignatureDoesNotMatch": (Verdict.NEVER, NeverReason.ACCESS_DENIED),
+    "ExpiredTokenException": (Verdict.NEVER, NeverReason.ACCESS_DENIED),
+    "ExpiredToken": (Verdict.NEVER, NeverReason.ACCESS_DENIED),
+    "NoCredentials": (Verdict.NEVER, NeverReason.ACCESS_DENIED),
+    "InvalidParameterException": (Verdict.NEVER, NeverReason.INVALID_REQUEST),
+    "ValidationException": (Verdict.NEVER, NeverReason.INVALID_REQUEST),
+    "InvalidParameterValue": (Verdict.NEVER, NeverReason.INVALID_REQUEST),
+    "UpstreamAccessDenied": (Verdict.NEVER, NeverReason.ACCESS_DENIED),
     "UpstreamTooManyRequests": (Verdict.NOT_YET, None),
     "UpstreamUnavailable": (Verdict.NOT_YET, None),
-    "ImageInaccessible": (Verdict.NEVER, Kind.UNUSABLE_IMAGE),
-    "UnsupportedMediaType": (Verdict.NEVER, Kind.UNUSABLE_IMAGE),
-    "NotAnImage": (Verdict.NEVER, Kind.UNUSABLE_IMAGE),
-    "NoMatchingPlatform": (Verdict.NEVER, Kind.UNUSABLE_IMAGE),
-    "InvalidManifest": (Verdict.NEVER, Kind.UNUSABLE_IMAGE),
-    "ArchitectureMismatch": (Verdict.NEVER, Kind.UNUSABLE_IMAGE),
-    "BuildFailed": (Verdict.NEVER, Kind.PIPELINE_FAILED),
-    "PipelineExecutionFailed": (Verdict.NEVER, Kind.PIPELINE_FAILED),
-    "ResourceNotFoundException": (Verdict.NEVER, Kind.INVALID_REQUEST),
-    "PipelineNotFoundException": (Verdict.NEVER, Kind.INVALID_REQUEST),
+    "ImageInaccessible": (Verdict.NEVER, NeverReason.UNUSABLE_IMAGE),
+    "UnsupportedMediaType": (Verdict.NEVER, NeverReason.UNUSABLE_IMAGE),
+    "NotAnImage": (Verdict.NEVER, NeverReason.UNUSABLE_IMAGE),
+    "NoMatchingPlatform": (Verdict.NEVER, NeverReason.UNUSABLE_IMAGE),
+    "InvalidManifest": (Verdict.NEVER, NeverReason.UNUSABLE_IMAGE),
+    "ArchitectureMismatch": (Verdict.NEVER, NeverReason.UNUSABLE_IMAGE),
+    "BuildFailed": (Verdict.NEVER, NeverReason.PIPELINE_FAILED),
+    "PipelineExecutionFailed": (Verdict.NEVER, NeverReason.PIPELINE_FAILED),
+    "ResourceNotFoundException": (Verdict.NEVER, NeverReason.INVALID_REQUEST),
+    "PipelineNotFoundException": (Verdict.NEVER, NeverReason.INVALID_REQUEST),
 }
 
 
@@ -103,10 +110,10 @@ def test_wait_for_repository_changes_only_the_missing_repository(code: str) -> N
 @pytest.mark.parametrize(
     ("status", "verdict", "kind"),
     [
-        (None, Verdict.NEVER, Kind.UNKNOWN),
-        (400, Verdict.NEVER, Kind.UNKNOWN),
-        (404, Verdict.NEVER, Kind.UNKNOWN),
-        (403, Verdict.NEVER, Kind.ACCESS_DENIED),
+        (None, Verdict.NEVER, NeverReason.UNKNOWN),
+        (400, Verdict.NEVER, NeverReason.UNKNOWN),
+        (404, Verdict.NEVER, NeverReason.UNKNOWN),
+        (403, Verdict.NEVER, NeverReason.ACCESS_DENIED),
         (429, Verdict.NOT_YET, None),
         (500, Verdict.NOT_YET, None),
         (502, Verdict.NOT_YET, None),
@@ -115,7 +122,7 @@ def test_wait_for_repository_changes_only_the_missing_repository(code: str) -> N
     ],
 )
 def test_unknown_codes_go_by_status(
-    code: str, status: int | None, verdict: Verdict, kind: Kind | None
+    code: str, status: int | None, verdict: Verdict, kind: NeverReason | None
 ) -> None:
     rule = classify(code, status=status)
     assert (rule.verdict, rule.kind) == (verdict, kind)
@@ -149,7 +156,7 @@ def json_error(code: str, message: str = "m") -> bytes:
             json_error("AccessDeniedException", "not authorized to perform: ecr:DescribeImages"),
             "AccessDeniedException",
             Verdict.NEVER,
-            Kind.ACCESS_DENIED,
+            NeverReason.ACCESS_DENIED,
             "ecr:DescribeImages",
         ),
         (
@@ -167,7 +174,7 @@ def json_error(code: str, message: str = "m") -> bytes:
             b"<ErrorResponse><Error><Code>403</Code><Message>denied</Message></Error></ErrorResponse>",
             "403",
             Verdict.NEVER,
-            Kind.ACCESS_DENIED,
+            NeverReason.ACCESS_DENIED,
             "ecr:DescribeImages",
         ),
         (
@@ -175,7 +182,7 @@ def json_error(code: str, message: str = "m") -> bytes:
             json_error("BrandNewException"),
             "BrandNewException",
             Verdict.NEVER,
-            Kind.UNKNOWN,
+            NeverReason.UNKNOWN,
             None,
         ),
         (
@@ -183,7 +190,7 @@ def json_error(code: str, message: str = "m") -> bytes:
             json_error("InvalidParameterException"),
             "InvalidParameterException",
             Verdict.NEVER,
-            Kind.INVALID_REQUEST,
+            NeverReason.INVALID_REQUEST,
             None,
         ),
         (
@@ -201,7 +208,7 @@ def test_lookup_sorts_http_answers(  # noqa: PLR0917  (one parameter per table c
     body: bytes,
     code: str,
     verdict: Verdict,
-    kind: Kind | None,
+    kind: NeverReason | None,
     action: str | None,
 ) -> None:
     lookup = EcrLookup(answering(status, body, {"Content-Type": "application/x-amz-json-1.1"}))

@@ -7,7 +7,6 @@ import json
 import re
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +15,7 @@ import pytest
 
 from ecr_image_waiter.cli.main import ExitStatus, main
 from ecr_image_waiter.errors import InvalidReferenceError
+from ecr_image_waiter.local.support import FakeClock
 from tests.conftest import ACCOUNT, REGION
 from tests.images import DOCKER_V2, push, single_manifest
 
@@ -41,29 +41,6 @@ class Run:
     @property
     def lines(self) -> list[str]:
         return self.stdout.splitlines()
-
-
-class FakeClock:
-    """Time that moves only when the wait sleeps; ``at`` runs actions once a time is reached."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-        self._actions: list[tuple[float, Callable[[], None]]] = []
-
-    def at(self, seconds: float, action: Callable[[], None]) -> None:
-        self._actions.append((self.now + seconds, action))
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-        due = [item for item in self._actions if item[0] <= self.now]
-        for item in due:
-            self._actions.remove(item)
-            item[1]()
 
 
 class TtyStream(io.StringIO):

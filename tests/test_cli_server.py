@@ -1,12 +1,15 @@
 """The CLI as a real process against the moto server over HTTP: the acceptance figures.
 
 The process finds the local ECR through the standard ``AWS_ENDPOINT_URL_ECR`` (set by the
-``server_ecr`` fixture), exactly as it would find any other endpoint. Wall-clock bounds here
-are the ones the acceptance names, with generous upper limits for a busy machine.
+``server_ecr`` fixture), exactly as it would find any other endpoint. The timing of each
+path (when the looks happen, that nothing sleeps before a never) is checked on a fake clock,
+in process, over the same HTTP; one wall-clock check per path stays, with an upper limit a
+busy two-core machine meets.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import signal
@@ -19,6 +22,8 @@ from typing import Any
 
 import pytest
 
+from ecr_image_waiter.cli.main import main
+from ecr_image_waiter.local.support import FakeClock
 from tests.conftest import ACCOUNT, REGION
 from tests.images import push, single_manifest
 
@@ -107,6 +112,37 @@ def test_absent_tag_with_timeout_3_exits_1_after_about_3_seconds(server_ecr: Any
     last = done.stderr.splitlines()[-1]
     assert last.startswith("ecr-image-waiter: error: timed out after 3.0 s waiting for image")
     assert "ImageNotFoundException" in last
+
+
+def in_process(*argv: str) -> tuple[int, str, str, FakeClock]:
+    """The command in this process on a fake clock (its ECR calls still go over HTTP)."""
+    fake, out, err = FakeClock(), io.StringIO(), io.StringIO()
+    status = main(list(argv), stdout=out, stderr=err, clock=fake.clock, sleep=fake.sleep)
+    return status, out.getvalue(), err.getvalue(), fake
+
+
+def test_timeout_3_looks_each_second_until_the_deadline_then_exits_1(server_ecr: Any) -> None:
+    server_ecr.create_repository(repositoryName="repo")
+    status, stdout, stderr, fake = in_process(
+        "wait", "repo:absent", "--timeout", "3", "--interval", "1"
+    )
+    assert status == 1, stderr
+    assert fake.sleeps == [1.0, 1.0, 1.0]  # looks at 0, 1, 2 and 3 s: the last at the deadline
+    assert fake.elapsed == 3.0
+    assert stdout == ""
+    last = stderr.splitlines()[-1]
+    assert last.startswith("ecr-image-waiter: error: timed out after 3.0 s waiting for image")
+    assert "ImageNotFoundException" in last
+
+
+def test_missing_repository_ends_without_sleeping(server_ecr: Any) -> None:
+    status, stdout, stderr, fake = in_process(
+        "wait", "ghost:v1", "--interval", "1", "--timeout", "30"
+    )
+    assert status == 3, stderr
+    assert fake.sleeps == []
+    assert stdout == ""
+    assert "RepositoryNotFoundException" in stderr
 
 
 def test_missing_repository_exits_3_at_once(server_ecr: Any) -> None:

@@ -23,10 +23,10 @@ from botocore.awsrequest import AWSResponse, HTTPHeaders
 from ecr_image_waiter.cli.main import ExitStatus, main
 from ecr_image_waiter.engine import (
     EcrLookup,
-    Kind,
+    NeverReason,
     Verdict,
     WaitPolicy,
-    manifest,
+    config_platform,
     parse_reference,
     wait_until_ready,
 )
@@ -106,7 +106,7 @@ def test_matching_config_sets_the_architecture(  # noqa: PLR0917  (fixtures + pa
     assert observation.verdict is Verdict.READY, observation.summary
     assert observation.image.digest == digest
     assert observation.image.architecture == architecture
-    assert observation.image.architecture_unknown is None
+    assert observation.image.architecture_unknown_reason is None
     assert observation.image.to_dict()["architectureUnknownReason"] is None
     assert len(blob_server.requests) == 1
     assert_no_url(observation, observation.image.to_dict())
@@ -133,7 +133,7 @@ def test_amd64_image_for_arm64_is_never_naming_both(
     arrange(ecr, blob_server, ecr_blob_urls, AMD64)
     observation = look("arm64")
     assert observation.verdict is Verdict.NEVER
-    assert observation.kind is Kind.UNUSABLE_IMAGE
+    assert observation.kind is NeverReason.UNUSABLE_IMAGE
     assert observation.code == "ArchitectureMismatch"
     for text in ("linux/amd64", "Lambda architecture x86_64", "architecture arm64", "exec format"):
         assert text in observation.message
@@ -164,7 +164,7 @@ def test_without_lambda_checks_the_config_is_not_read(
     observation = look("arm64", lambda_compatible=False)
     assert observation.verdict is Verdict.READY
     assert observation.image.architecture is None
-    assert observation.image.architecture_unknown is None
+    assert observation.image.architecture_unknown_reason is None
     assert blob_server.requests == []
 
 
@@ -178,7 +178,7 @@ def test_config_not_matching_its_digest_is_unknown(
     observation = look("x86_64")  # the tampered bytes would have matched: they must not count
     assert observation.verdict is Verdict.READY
     assert observation.image.architecture is None
-    assert "does not hash to its digest" in observation.image.architecture_unknown
+    assert "does not hash to its digest" in observation.image.architecture_unknown_reason
     assert "architecture unknown: the downloaded config" in observation.message
     assert len(blob_server.requests) == 1
 
@@ -201,7 +201,7 @@ def test_unreadable_config_is_unknown_and_ready(  # noqa: PLR0917  (fixtures + p
     observation = look("arm64")
     assert observation.verdict is Verdict.READY, observation.summary
     assert observation.image.architecture is None
-    assert reason in observation.image.architecture_unknown
+    assert reason in observation.image.architecture_unknown_reason
     assert reason in observation.message
     assert_no_url(observation, observation.image.to_dict())
 
@@ -210,7 +210,7 @@ def test_layer_not_in_the_repository_is_unknown(ecr: Any, blob_server: Any) -> N
     push(ecr, REPO, config_manifest(AMD64), tag="v1")  # no URL offered: LayersNotFound
     observation = look("arm64")
     assert observation.verdict is Verdict.READY
-    assert "LayersNotFoundException" in observation.image.architecture_unknown
+    assert "LayersNotFoundException" in observation.image.architecture_unknown_reason
     assert blob_server.requests == []
 
 
@@ -241,8 +241,8 @@ def test_download_url_refused_is_unknown_naming_the_action(
     )
     observation = look("arm64", client)
     assert observation.verdict is Verdict.READY  # not a never-case: the image is there
-    assert "ecr:GetDownloadUrlForLayer" in observation.image.architecture_unknown
-    assert "was refused" in observation.image.architecture_unknown
+    assert "ecr:GetDownloadUrlForLayer" in observation.image.architecture_unknown_reason
+    assert "was refused" in observation.image.architecture_unknown_reason
     assert blob_server.requests == []
 
 
@@ -257,7 +257,7 @@ def test_throttled_download_url_is_unknown_not_never(
     )
     observation = look("arm64", client)
     assert observation.verdict is Verdict.READY
-    assert "ThrottlingException" in observation.image.architecture_unknown
+    assert "ThrottlingException" in observation.image.architecture_unknown_reason
 
 
 def test_plain_http_url_from_a_remote_ecr_is_not_fetched(
@@ -269,7 +269,7 @@ def test_plain_http_url_from_a_remote_ecr_is_not_fetched(
     observation = look("arm64")
     assert observation.verdict is Verdict.READY
     assert "was not downloaded: the download URL is not HTTPS" in (
-        observation.image.architecture_unknown
+        observation.image.architecture_unknown_reason
     )
     assert blob_server.requests == []
     assert_no_url(observation)
@@ -283,7 +283,7 @@ def test_redirect_to_plain_http_elsewhere_is_refused(
     push(ecr, REPO, config_manifest(config), tag="v1")
     observation = look("arm64")
     assert observation.verdict is Verdict.READY
-    assert "redirected to a URL that is not HTTPS" in observation.image.architecture_unknown
+    assert "redirected to a URL that is not HTTPS" in observation.image.architecture_unknown_reason
 
 
 def test_trickling_config_is_abandoned_at_the_deadline(
@@ -291,13 +291,13 @@ def test_trickling_config_is_abandoned_at_the_deadline(
 ) -> None:
     # Each byte comes well within the per-wait timeout, so only a deadline on the whole body
     # ends the read: without one, this config would arrive after ~10 s and count.
-    monkeypatch.setattr(manifest, "CONFIG_TIMEOUT_SECONDS", 1)
+    monkeypatch.setattr(config_platform, "CONFIG_TIMEOUT_SECONDS", 1)
     url = blob_server.offer(ecr_blob_urls, REPO, sha256_of(AMD64), AMD64)
     blob_server.drip[urlsplit(url).path] = 0.05
     push(ecr, REPO, config_manifest(AMD64), tag="v1")
     observation = look("arm64")
     assert observation.verdict is Verdict.READY, observation.summary
-    assert "no complete answer within 1 s" in observation.image.architecture_unknown
+    assert "no complete answer within 1 s" in observation.image.architecture_unknown_reason
     assert_no_url(observation, observation.image.to_dict())
 
 

@@ -19,7 +19,7 @@ import pytest
 
 from ecr_image_waiter.cli.main import ExitStatus, main
 from ecr_image_waiter.engine import EcrLookup, LambdaImageInspector, Verdict, parse_reference
-from ecr_image_waiter.engine import manifest as manifest_module
+from ecr_image_waiter.engine import config_platform as manifest_module
 from ecr_image_waiter.engine.download import MAX_REDIRECTS, url_problem
 from tests.blobs import config_manifest, image_config
 from tests.faultproxy import record
@@ -96,7 +96,7 @@ def test_a_trickling_server_is_given_up_at_the_bound(
     print(f"trickled {name}: look ended after {seconds:.2f} s (bound {bound} s)")
     assert observation.verdict is Verdict.READY, observation.summary
     assert observation.image.architecture is None
-    assert f"no complete answer within {bound:g} s" in observation.image.architecture_unknown
+    assert f"no complete answer within {bound:g} s" in observation.image.architecture_unknown_reason
     assert seconds < bound + MARGIN
     assert "SECRETSIGNATURE" not in str(observation)
 
@@ -109,14 +109,14 @@ def test_trickled_redirects_share_the_one_deadline(server: RawServer, bound: flo
     server.plans["/c"] = at_once(ok(CONFIG))
     observation, seconds = look(local_ecr(server.url("/a")))
     print(f"trickled redirects: look ended after {seconds:.2f} s (bound {bound} s)")
-    assert "no complete answer within" in observation.image.architecture_unknown
+    assert "no complete answer within" in observation.image.architecture_unknown_reason
     assert seconds < bound + MARGIN
 
 
 def test_redirects_are_limited(server: RawServer) -> None:
     server.plans["/loop"] = at_once(redirect(server.url("/loop")))
     observation, _ = look(local_ecr(server.url("/loop")))
-    assert f"more than {MAX_REDIRECTS} redirects" in observation.image.architecture_unknown
+    assert f"more than {MAX_REDIRECTS} redirects" in observation.image.architecture_unknown_reason
     assert server.requests == ["/loop"] * (MAX_REDIRECTS + 1)
 
 
@@ -162,7 +162,7 @@ def test_the_default_bound_holds_against_a_trickling_server(server: RawServer) -
     server.plans["/config"] = trickle(HEADERS, 0.2)  # ~40 s if unbounded
     observation, seconds = look(local_ecr(server.url("/config")))
     print(f"default bound: look ended after {seconds:.2f} s")
-    assert "no complete answer within 10 s" in observation.image.architecture_unknown
+    assert "no complete answer within 10 s" in observation.image.architecture_unknown_reason
     assert seconds < manifest_module.CONFIG_TIMEOUT_SECONDS + MARGIN
 
 
@@ -227,7 +227,7 @@ def test_an_ip_url_from_ecr_is_never_fetched_and_the_reason_says_why(url: str) -
     ecr.urls[sha(CONFIG)] = url
     observation, seconds = look(ecr)
     assert observation.verdict is Verdict.READY
-    reason = observation.image.architecture_unknown
+    reason = observation.image.architecture_unknown_reason
     assert "was not downloaded: the download URL" in reason
     assert "IP address" in reason or "is not HTTPS" in reason
     assert seconds < MARGIN  # refused before any connection
@@ -262,14 +262,14 @@ def test_a_certificate_not_trusted_is_unknown(tls_server: RawServer, monkeypatch
     tls_server.plans["/config"] = at_once(ok(CONFIG))
     observation, _ = look(local_ecr(tls_server.url("/config")))
     assert observation.verdict is Verdict.READY
-    assert "SSLCertVerificationError" in observation.image.architecture_unknown
+    assert "SSLCertVerificationError" in observation.image.architecture_unknown_reason
 
 
 def test_a_trickle_over_https_is_given_up_at_the_bound(tls_server: RawServer, bound: float) -> None:
     tls_server.plans["/config"] = trickle(HEADERS, 0.05)
     observation, seconds = look(local_ecr(tls_server.url("/config")))
     print(f"trickle over TLS: look ended after {seconds:.2f} s (bound {bound} s)")
-    assert "no complete answer within" in observation.image.architecture_unknown
+    assert "no complete answer within" in observation.image.architecture_unknown_reason
     assert seconds < bound + MARGIN
 
 

@@ -10,7 +10,7 @@ from botocore.awsrequest import AWSResponse
 
 from ecr_image_waiter.engine import (
     EcrLookup,
-    Kind,
+    NeverReason,
     Verdict,
     WaitPolicy,
     parse_reference,
@@ -18,6 +18,7 @@ from ecr_image_waiter.engine import (
 )
 from ecr_image_waiter.engine.manifest import LambdaImageInspector
 from ecr_image_waiter.errors import AccessDeniedError, InvalidInputError, UnusableImageError
+from ecr_image_waiter.local.support import FakeClock
 from tests.images import DOCKER_LIST, DOCKER_V2, OCI_INDEX, OCI_MANIFEST, push, single_manifest
 from tests.manifests import (
     DOCKER_V1_SIGNED,
@@ -32,19 +33,6 @@ from tests.manifests import (
 
 REPO = "app/fn"
 PLATFORM_OF = {"x86_64": "linux/amd64", "arm64": "linux/arm64"}
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 def look(tag: str, architecture: str = "x86_64", *, lambda_compatible: bool = True) -> Any:
@@ -91,7 +79,7 @@ def test_child_not_pushed_yet_is_not_yet_then_ready(ecr: Any) -> None:
     push_index(ecr, REPO, index, "v2", skip=("linux/arm64",))
     ref = parse_reference(f"{REPO}:v2")
     lookup = EcrLookup(inspector=LambdaImageInspector("arm64"))
-    clock = FakeClock()
+    clock = FakeClock(0.0)
     seen: list[Any] = []
 
     def sleep(seconds: float) -> None:
@@ -152,7 +140,7 @@ def test_index_of_attestations_only_has_no_platform(ecr: Any) -> None:
     push(ecr, REPO, index_text, tag="att")
     observation = look("att")
     assert observation.verdict is Verdict.NEVER
-    assert observation.kind is Kind.UNUSABLE_IMAGE
+    assert observation.kind is NeverReason.UNUSABLE_IMAGE
     assert "attestations only" in observation.message
 
 
@@ -167,7 +155,7 @@ def test_single_platform_manifest_is_ready_with_unknown_architecture(
     assert observation.image.index_digest is None
     assert observation.image.architecture is None
     # The local ECR holds no config blob: the architecture stays unknown, and says why.
-    assert "LayersNotFoundException" in observation.image.architecture_unknown
+    assert "LayersNotFoundException" in observation.image.architecture_unknown_reason
     assert observation.image.media_type == media_type
 
 

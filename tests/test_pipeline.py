@@ -17,7 +17,7 @@ from botocore.stub import Stubber
 from ecr_image_waiter import names
 from ecr_image_waiter.engine import (
     EcrLookup,
-    Kind,
+    NeverReason,
     Verdict,
     WaitPolicy,
     parse_reference,
@@ -30,6 +30,7 @@ from ecr_image_waiter.engine.pipeline import (
     pipeline_aware,
 )
 from ecr_image_waiter.errors import AccessDeniedError, InvalidInputError, PipelineFailedError
+from ecr_image_waiter.local.support import FakeClock
 from tests.codebuild import create_project
 from tests.conftest import REGION
 from tests.images import push, single_manifest
@@ -130,19 +131,6 @@ class CodePipelineStub:
         )
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
 # --- The acceptance case: a failed build ends the wait within one interval ----------------
 
 
@@ -153,7 +141,7 @@ def test_failed_build_ends_the_wait_within_one_interval(server_ecr: Any) -> None
     codebuild.builds(build(7, "FAILED", at(0.5), at(3), FAILED_PHASES))
     watch = PipelineWatch(PROJECT, codebuild_client=codebuild.client)
     lookup = EcrLookup()
-    clock = FakeClock()
+    clock = FakeClock(0.0)
     check = pipeline_aware(lambda: lookup.look(REF), watch, SINCE)
     with pytest.raises(PipelineFailedError) as info:
         wait_until_ready(check, WaitPolicy(1800, 5), REF, clock=clock, sleep=clock.sleep)
@@ -203,7 +191,7 @@ def test_failed_build_that_ended_just_inside_the_clock_skew_counts() -> None:
 def test_failed_build_running_when_the_wait_began_counts() -> None:
     result = check_builds(build(4, "TIMED_OUT", at(-20), at(10)))
     assert result is not None
-    assert result.kind is Kind.PIPELINE_FAILED
+    assert result.kind is NeverReason.PIPELINE_FAILED
     assert f"{PROJECT}:build-4" in result.message
     assert "TIMED_OUT" in result.message
     assert result.extra == {"buildId": f"{PROJECT}:build-4"}
@@ -258,7 +246,7 @@ def test_missing_project_is_never() -> None:
     )
     result = PipelineWatch(PROJECT, codebuild_client=codebuild.client).check(SINCE)
     assert result is not None
-    assert result.kind is Kind.INVALID_REQUEST
+    assert result.kind is NeverReason.INVALID_REQUEST
     assert PROJECT in result.message
 
 
@@ -395,7 +383,7 @@ def test_failed_execution_names_the_stage_and_action() -> None:
     )
     assert result is not None
     assert result.code == "PipelineExecutionFailed"
-    assert result.kind is Kind.PIPELINE_FAILED
+    assert result.kind is NeverReason.PIPELINE_FAILED
     assert "exec-2" in result.message
     assert "stage Build, action DockerPush" in result.message
     assert "Build terminated" in result.message

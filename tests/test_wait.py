@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from ecr_image_waiter.engine import (
     Attempt,
     Cancelled,
-    Kind,
+    NeverReason,
     Observation,
     ResolvedImage,
     Verdict,
@@ -28,6 +28,7 @@ from ecr_image_waiter.errors import (
     UnusableImageError,
     WaitTimeoutError,
 )
+from ecr_image_waiter.local.support import FakeClock
 
 REF = parse_reference("app:v1", region="us-east-1")
 DIGEST = "sha256:" + "ab" * 32
@@ -36,19 +37,12 @@ READY = Observation(Verdict.READY, "ImageFound", "found", image=IMAGE)
 MISSING = Observation(Verdict.NOT_YET, "ImageNotFoundException", "not there")
 
 
-class Clock:
+class Clock(FakeClock):
+    """The shared fake clock from 50 s, recording when each look happened."""
+
     def __init__(self) -> None:
-        self.now = 50.0
-        self.sleeps: list[float] = []
+        super().__init__(50.0)
         self.looks: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        assert seconds >= 0
-        self.sleeps.append(seconds)
-        self.now += seconds
 
     def checker(
         self, answers: Sequence[Observation], cost: float = 0.0
@@ -155,16 +149,16 @@ def test_pauses_are_the_interval_and_the_last_is_cut_at_the_deadline() -> None:
 @pytest.mark.parametrize(
     ("code", "kind", "error_class"),
     [
-        ("RepositoryNotFoundException", Kind.REPOSITORY_MISSING, RepositoryNotFoundError),
-        ("AccessDeniedException", Kind.ACCESS_DENIED, AccessDeniedError),
-        ("NoMatchingPlatform", Kind.UNUSABLE_IMAGE, UnusableImageError),
-        ("BuildFailed", Kind.PIPELINE_FAILED, PipelineFailedError),
-        ("InvalidParameterException", Kind.INVALID_REQUEST, ImageNeverReadyError),
-        ("Mystery", Kind.UNKNOWN, ImageNeverReadyError),
+        ("RepositoryNotFoundException", NeverReason.REPOSITORY_MISSING, RepositoryNotFoundError),
+        ("AccessDeniedException", NeverReason.ACCESS_DENIED, AccessDeniedError),
+        ("NoMatchingPlatform", NeverReason.UNUSABLE_IMAGE, UnusableImageError),
+        ("BuildFailed", NeverReason.PIPELINE_FAILED, PipelineFailedError),
+        ("InvalidParameterException", NeverReason.INVALID_REQUEST, ImageNeverReadyError),
+        ("Mystery", NeverReason.UNKNOWN, ImageNeverReadyError),
     ],
 )
 def test_never_ends_at_once_with_its_error_class(
-    code: str, kind: Kind, error_class: type[ImageNeverReadyError]
+    code: str, kind: NeverReason, error_class: type[ImageNeverReadyError]
 ) -> None:
     clock = Clock()
     never = Observation(
@@ -173,7 +167,7 @@ def test_never_ends_at_once_with_its_error_class(
         "no",
         kind=kind,
         remedy="do the thing",
-        action="ecr:DescribeImages" if kind is Kind.ACCESS_DENIED else None,
+        action="ecr:DescribeImages" if kind is NeverReason.ACCESS_DENIED else None,
     )
     with pytest.raises(ImageNeverReadyError) as info:
         wait_until_ready(
@@ -188,7 +182,7 @@ def test_never_ends_at_once_with_its_error_class(
     assert info.value.last_code == code
     assert clock.sleeps == [10]
     assert "do the thing" in str(info.value)
-    if kind is Kind.ACCESS_DENIED:
+    if kind is NeverReason.ACCESS_DENIED:
         assert isinstance(info.value, AccessDeniedError)
         assert info.value.action == "ecr:DescribeImages"
         assert "access denied to ecr:DescribeImages" in str(info.value)

@@ -1,12 +1,8 @@
-"""Every failure this project reports, in one place.
+"""Every failure this project reports, in one place, in three families:
 
-Three families, matching the three ways a wait can end badly:
-
-* ``InvalidInputError``: the request itself is wrong (a bad image reference, a malformed
-  property or flag). Nothing was asked of ECR. CLI exit code 2.
-* ``WaitTimeoutError``: the image did not appear before the deadline. CLI exit code 1.
-* ``ImageNeverReadyError``: ECR gave an answer that waiting longer cannot change
-  (repository missing, access denied, an image Lambda cannot run). CLI exit code 3.
+* ``InvalidInputError``: the request itself is wrong; nothing was asked of ECR (exit 2);
+* ``WaitTimeoutError``: the image did not appear before the deadline (exit 1);
+* ``ImageNeverReadyError``: an answer that waiting longer cannot change (exit 3).
 
 Wait errors carry the repository, the tag or digest, the number of attempts, the seconds
 waited and the last ECR error code, so a caller never has to parse the message.

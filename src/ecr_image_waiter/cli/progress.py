@@ -40,7 +40,7 @@ def describe(observation: Observation) -> str:
     """``not yet (ImageNotFoundException)``, ``ready (sha256:...)``, ``never (...)``; a ready
     image whose architecture was looked for and could not be read says why."""
     if observation.verdict is Verdict.READY and observation.image is not None:
-        unknown = observation.image.architecture_unknown
+        unknown = observation.image.architecture_unknown_reason
         if unknown:
             return f"ready ({observation.image.digest}; architecture unknown: {unknown})"
         return f"ready ({observation.image.digest})"

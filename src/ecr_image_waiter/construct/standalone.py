@@ -1,24 +1,10 @@
 """The standalone provider: one stack per account and region that every template can use.
 
-:class:`EcrImageWaiterProviderStack` holds an :class:`EcrImageWaiterProvider` (the same
-construct the Python ``EcrImageWaiter`` uses) and exports its ServiceToken, by default as
-``EcrImageWaiterServiceToken``. Any template in the account and region then declares::
-
-    Type: Custom::EcrImageWaiter
-    Properties:
-      ServiceToken: !ImportValue EcrImageWaiterServiceToken
-      RepositoryName: text-generation
-      ImageTag: latest
-
-The provider may read only the repositories it is told about (exact names, or name prefixes
-such as ``team/``), and follow (or, with ``allow_start``, start) only the CodeBuild projects
-and pipelines it is told about: a template naming anything else fails with ECR's (or
-CodeBuild's) access denied, at once.
-
-:func:`synth_provider` writes the stack as a cloud assembly (``cdk deploy --app DIR``) plus
-``package-template.json``, the same template with each Lambda function's code pointing at its
-asset folder, for ``aws cloudformation package`` + ``deploy`` without the CDK CLI. This is what
-``ecr-image-waiter provider synth`` runs.
+:class:`EcrImageWaiterProviderStack` holds an :class:`EcrImageWaiterProvider` and exports its
+ServiceToken (by default as ``EcrImageWaiterServiceToken``); it may read only the
+repositories, and follow or start only the builds and pipelines, it is told about.
+:func:`synth_provider` writes it as a cloud assembly plus ``package-template.json`` (what
+``ecr-image-waiter provider synth`` runs). The README's "The standalone provider" shows it.
 """
 
 from __future__ import annotations

@@ -7,13 +7,8 @@
         self, "TextGen", code=waiter.docker_image_code(), architecture=waiter.architecture
     )
 
-The function's ImageUri is ``<repository uri>@sha256:<hex>`` built from the waiter's
-``ImageDigestHex`` attribute: the ``Fn::GetAtt`` makes CloudFormation create the function only
-after the waiter succeeded (no ``add_dependency`` needed), and pinning the digest makes a
-re-pushed tag reach the function on the next deploy that re-resolves the tag.
-
-Everything the construct is given is checked at synth, with the same rules the Lambda code
-applies to raw properties when a request arrives.
+The ImageUri pins ``ImageDigestHex`` by ``Fn::GetAtt``, so the function waits for the waiter;
+everything given is checked at synth with the Lambda code's rules (README, "The CDK construct").
 """
 
 from __future__ import annotations

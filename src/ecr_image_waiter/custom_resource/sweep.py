@@ -1,15 +1,9 @@
 """The sweep's switch: its EventBridge rule fires only while some wait is pending.
 
-The table holds a flag. A new wait turns the flag on and enables the rule. A sweep that
-finds nothing pending sets the flag off, disables the rule, then reads the table again: a
-wait stored in between is either seen by that read (the sweep turns the rule back on) or
-stored after it, and then it enables the rule after the sweep disabled it. Either way a
-pending wait is never left without a sweep, and with nothing pending the rule is off and
-costs nothing.
-
-Why a rule rather than a schedule per wait: one rule serves every wait of the provider with
-one invocation a minute, needs no scheduler role or ``iam:PassRole``, and its two actions
-name the one rule (docs/design.md).
+A new wait turns the table's flag on and enables the rule. A sweep that finds nothing
+pending sets the flag off, disables the rule, then reads the table again, so a wait stored
+in between is never left without a sweep. Why one rule and not a schedule per wait is in
+docs/design.md.
 """
 
 from __future__ import annotations

@@ -1,13 +1,14 @@
 """The wait engine: resolve an image reference in ECR and wait for it with a deadline.
 
-Pure Python plus boto3/botocore; boto3 is imported only by :mod:`.lookup`, on first use.
+Pure Python plus boto3/botocore; boto3 is imported only by :mod:`.aws`, on first use.
 """
 
 from __future__ import annotations
 
-from ecr_image_waiter.engine.classify import Kind, Verdict, classify
+from ecr_image_waiter.engine.aws import make_client
+from ecr_image_waiter.engine.classify import NeverReason, Verdict, classify
 from ecr_image_waiter.engine.image import Observation, ResolvedImage
-from ecr_image_waiter.engine.lookup import EcrLookup, make_client
+from ecr_image_waiter.engine.lookup import EcrLookup
 from ecr_image_waiter.engine.manifest import LambdaImageInspector
 from ecr_image_waiter.engine.pipeline import PipelineWatch, pipeline_aware
 from ecr_image_waiter.engine.policy import WaitPolicy
@@ -26,8 +27,8 @@ __all__ = [
     "Cancelled",
     "EcrLookup",
     "ImageReference",
-    "Kind",
     "LambdaImageInspector",
+    "NeverReason",
     "Observation",
     "PipelineWatch",
     "ResolvedImage",

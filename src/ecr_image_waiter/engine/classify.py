@@ -18,7 +18,7 @@ class Verdict(Enum):
     NEVER = "never"
 
 
-class Kind(Enum):
+class NeverReason(Enum):
     """Why a wait will never succeed; selects the error class raised."""
 
     REPOSITORY_MISSING = "repository missing"
@@ -32,7 +32,7 @@ class Kind(Enum):
 @dataclass(frozen=True)
 class Rule:
     verdict: Verdict
-    kind: Kind | None
+    kind: NeverReason | None
     remedy: str
 
 
@@ -44,33 +44,33 @@ _TRANSIENT = Rule(
 )
 _DENIED = Rule(
     Verdict.NEVER,
-    Kind.ACCESS_DENIED,
+    NeverReason.ACCESS_DENIED,
     "grant the refused action on this repository to the caller's IAM role",
 )
 _CREDENTIALS = Rule(
     Verdict.NEVER,
-    Kind.ACCESS_DENIED,
+    NeverReason.ACCESS_DENIED,
     "check the AWS credentials (profile, environment variables or role) in use",
 )
 _INVALID = Rule(
     Verdict.NEVER,
-    Kind.INVALID_REQUEST,
+    NeverReason.INVALID_REQUEST,
     "check the repository name, tag or digest and the registry id",
 )
 
 _UNUSABLE = Rule(
     Verdict.NEVER,
-    Kind.UNUSABLE_IMAGE,
+    NeverReason.UNUSABLE_IMAGE,
     "push a single-platform image for the function's architecture",
 )
 _PIPELINE = Rule(
     Verdict.NEVER,
-    Kind.PIPELINE_FAILED,
+    NeverReason.PIPELINE_FAILED,
     "fix the failure shown in the build log, run the build again, then retry the deployment",
 )
 _INVALID_SOURCE = Rule(
     Verdict.NEVER,
-    Kind.INVALID_REQUEST,
+    NeverReason.INVALID_REQUEST,
     "check the CodeBuild project or pipeline name and its region",
 )
 
@@ -85,11 +85,13 @@ TABLE: dict[str, Rule] = {
     "InvalidImageTag": _INVALID,
     "ImageTagDoesNotMatchDigest": _INVALID,
     "ImageReferencedByManifestList": _NOT_YET,
-    "KmsError": Rule(Verdict.NEVER, Kind.ACCESS_DENIED, "check the repository's KMS key policy"),
+    "KmsError": Rule(
+        Verdict.NEVER, NeverReason.ACCESS_DENIED, "check the repository's KMS key policy"
+    ),
     # The repository: never, unless the caller asked to wait for it (see classify()).
     "RepositoryNotFoundException": Rule(
         Verdict.NEVER,
-        Kind.REPOSITORY_MISSING,
+        NeverReason.REPOSITORY_MISSING,
         "create the repository first (deploy the stack that owns it), or check its name, "
         "region and registry id",
     ),
@@ -110,7 +112,7 @@ TABLE: dict[str, Rule] = {
     "RequestTimeout": _TRANSIENT,
     "RequestTimeoutException": _TRANSIENT,
     "PriorRequestNotComplete": _TRANSIENT,
-    "ConnectionError": _TRANSIENT,  # botocore connection errors (see lookup.py)
+    "ConnectionError": _TRANSIENT,  # botocore connection errors (see aws.py)
     # Permissions and credentials.
     "AccessDeniedException": _DENIED,
     "AccessDenied": _DENIED,
@@ -127,14 +129,14 @@ TABLE: dict[str, Rule] = {
     # ImageFailure.failureCode): pull-through cache upstream trouble, archived images.
     "UpstreamAccessDenied": Rule(
         Verdict.NEVER,
-        Kind.ACCESS_DENIED,
+        NeverReason.ACCESS_DENIED,
         "check the credentials of the pull-through cache rule for the upstream registry",
     ),
     "UpstreamTooManyRequests": _TRANSIENT,
     "UpstreamUnavailable": _TRANSIENT,
     "ImageInaccessible": Rule(
         Verdict.NEVER,
-        Kind.UNUSABLE_IMAGE,
+        NeverReason.UNUSABLE_IMAGE,
         "the image cannot be pulled (for example it is archived): restore it or push it again",
     ),
     # The image is there but Lambda cannot run it (engine.manifest); the observation
@@ -158,7 +160,7 @@ TABLE: dict[str, Rule] = {
 
 _UNKNOWN = Rule(
     Verdict.NEVER,
-    Kind.UNKNOWN,
+    NeverReason.UNKNOWN,
     "this ECR answer is not one a wait can outlast; check the message",
 )
 

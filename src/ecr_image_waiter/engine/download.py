@@ -1,30 +1,10 @@
 """Downloading an image config blob from the URL GetDownloadUrlForLayer hands out.
 
-One deadline covers the whole exchange: name lookup aside, every step (connect, TLS
-handshake, request, status line, headers, chunk-size lines, body, and each redirect hop)
-waits at most until the deadline set when :func:`download` began, so a server that trickles
-one byte at a time cannot stretch a look. The socket's timeout is set to the time left
-before every receive (CPython's socket and ssl modules bound one call by the timeout: the
-"maximum total duration" of a ``sendall`` since Python 3.5, a deadline for one SSL read or
-handshake in ``_ssl.c``).
-
-Which URLs are fetched (:func:`url_problem`):
-
-* outside local mode: HTTPS on port 443 to a host name of ECR or S3 in the region's
-  partition — ``<label>.s3.<region>.<suffix>``, ``s3.<region>.<suffix>``,
-  ``<bucket>.s3.amazonaws.com``, ``s3-<region>`` and ``s3.dualstack.<region>`` forms, and
-  ``*.ecr.<region>.<suffix>`` — with the partition's DNS suffix (``amazonaws.com``,
-  ``amazonaws.com.cn`` ...; botocore ``data/partitions.json``). ECR's layer downloads are
-  served from S3 buckets of the region ("Amazon ECR uses Amazon S3 to store your image
-  layers", ECR User Guide, VPC endpoints, "Considerations for Amazon S3 gateway endpoint").
-  No IP literal, no user name, no other port; an address the name resolves to that is
-  loopback, link-local (169.254.0.0/16, the instance metadata service), unspecified or
-  multicast is refused too;
-* in local mode (ECR itself is a loopback endpoint, as a local ECR is): also HTTP or HTTPS to
-  a loopback address.
-
-At most :data:`MAX_REDIRECTS` redirects, each checked by the same rules. The answer never
-carries the URL (it is presigned): failures are named by rule, kind and status.
+One deadline, set when :func:`download` begins, covers the whole exchange (connect, TLS,
+request, headers, chunk sizes, body, each redirect): the socket's timeout is set to the time
+left before every receive, so a server trickling one byte at a time cannot stretch a look.
+:func:`url_problem` decides which URLs are fetched (docs/rules.md, "The config download");
+the answer never carries the presigned URL.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ecr_image_waiter.engine.classify import Kind, Verdict
+from ecr_image_waiter.engine.classify import NeverReason, Verdict
 from ecr_image_waiter.engine.reference import registry_host
 from ecr_image_waiter.engine.safe import safe_text
 
@@ -34,15 +34,17 @@ class ResolvedImage:
     architecture: str | None = None
     #: Why ``architecture`` is None although it was looked for: the image config of a
     #: single-platform image could not be read (see engine.manifest). None otherwise.
-    architecture_unknown: str | None = None
+    architecture_unknown_reason: str | None = None
 
     def __post_init__(self) -> None:
         # Every text field may hold server text: made safe here too, whoever built it.
         if self.media_type is not None:
             object.__setattr__(self, "media_type", safe_text(self.media_type, CODE_CHARS))
-        if self.architecture_unknown is not None:
+        if self.architecture_unknown_reason is not None:
             object.__setattr__(
-                self, "architecture_unknown", safe_text(self.architecture_unknown, NOTE_CHARS)
+                self,
+                "architecture_unknown_reason",
+                safe_text(self.architecture_unknown_reason, NOTE_CHARS),
             )
 
     @property
@@ -76,7 +78,7 @@ class ResolvedImage:
             "pushedAt": self.pushed_at.isoformat() if self.pushed_at is not None else None,
             "indexDigest": self.index_digest,
             "architecture": self.architecture,
-            "architectureUnknownReason": self.architecture_unknown,
+            "architectureUnknownReason": self.architecture_unknown_reason,
         }
 
 
@@ -89,7 +91,7 @@ class Observation:
     code: str
     message: str
     image: ResolvedImage | None = None
-    kind: Kind | None = None
+    kind: NeverReason | None = None
     remedy: str = ""
     #: For access denied: the IAM action that was refused, such as ``ecr:DescribeImages``.
     action: str | None = None

@@ -4,70 +4,27 @@ Use::
 
     watch = PipelineWatch(codebuild_project="app-image")      # and/or pipeline_name=...
     check = pipeline_aware(lambda: lookup.look(ref), watch, since=wait_began)
-    wait_until_ready(check, policy, ref)
-
     run_id = watch.trigger(request_id, ref, started=state.get("run"))  # once per request
 
-:class:`PipelineWatch` reads the CodeBuild project's builds (ListBuildsForProject +
-BatchGetBuilds) and/or the pipeline's executions (ListPipelineExecutions, then
-ListActionExecutions for the failed stage). Clients are made on first use with botocore's
-standard retries, or injected. The IAM actions are in :mod:`ecr_image_waiter.names`
-(``CODEBUILD_READ_ACTIONS``, ``CODEBUILD_TRIGGER_ACTIONS``, ``CODEPIPELINE_READ_ACTIONS``,
-``CODEPIPELINE_TRIGGER_ACTIONS``).
-
-**The rule of** :meth:`PipelineWatch.check` ``(since)``, ``since`` being when the wait began
-(kept across calls: the custom resource stores it in its state). A run *could still produce
-the image* if it is in progress, or if it started or ended at or after ``since`` minus
-:data:`CLOCK_SKEW_SECONDS` (the waiter's clock and AWS's may differ a little). Of the recent
-runs (the newest :data:`RECENT_RUNS` of each source):
-
-1. if any run that could still produce the image is in progress (CodeBuild ``IN_PROGRESS``;
-   CodePipeline ``InProgress`` or ``Stopping``, since a "stop and wait" lets running actions
-   finish), there is no opinion: keep waiting;
-2. else if the newest such run ended failed — CodeBuild ``FAILED``, ``FAULT``, ``TIMED_OUT``
-   or ``STOPPED``; CodePipeline ``Failed`` or ``Stopped`` — the answer is NEVER
-   (Kind.PIPELINE_FAILED) naming the build or execution id, the failed phase or stage and the
-   remedy;
-3. else (it succeeded, or there is no such run) no opinion.
-
-A failed run that ended before the wait began is ignored, even when it is the newest run of
-all: it belongs to an earlier attempt, and the image may still come from a run that has not
-started yet (the timeout still bounds the wait). CodePipeline ``Superseded`` and ``Cancelled``
-are not failures: a newer execution took over and is judged in its place. With both a
-project and a pipeline, either failing ends the wait only when neither has a run in progress.
-
-The ECR answer always comes first (:func:`pipeline_aware`): an image that is there is READY
-even if a later run failed; the watch is asked only when ECR says "not yet".
-
-**Triggering** (:meth:`PipelineWatch.trigger`): starts the pipeline if one is named, else a
-build of the project, and returns the execution or build id. Starting it once per
-CloudFormation request rests on two guards:
-
-* an idempotency token derived from the request id (:func:`idempotency_token`): CodeBuild
-  StartBuild ``idempotencyToken`` ("valid for 5 minutes"; CodeBuild API Reference,
-  StartBuild) and CodePipeline StartPipelineExecution ``clientRequestToken`` (CodePipeline
-  API Reference; no validity period is published) make a retried call with the same request
-  id return the run already started instead of a second one;
-* the caller's state: the returned id is to be stored (the custom resource hands it from
-  ``on_event`` to every ``is_complete`` call), and passing it back as ``started=`` makes
-  ``trigger`` return it without calling AWS. The token alone is not enough, because its
-  window (5 minutes for CodeBuild) is shorter than a wait.
+The rule and the trigger's guards are in docs/rules.md ("Pipeline awareness"); starting a
+run is in :mod:`.trigger`. The IAM actions are in :mod:`ecr_image_waiter.names`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ecr_image_waiter.engine.classify import Kind, Verdict, classify
+from ecr_image_waiter.engine.aws import failure_of, make_service_client, sdk_errors
+from ecr_image_waiter.engine.classify import NeverReason, Verdict, classify
 from ecr_image_waiter.engine.image import Observation
 from ecr_image_waiter.engine.reference import ImageReference
 from ecr_image_waiter.engine.safe import safe_text
-from ecr_image_waiter.errors import AccessDeniedError, InvalidInputError, PipelineFailedError
+from ecr_image_waiter.engine.trigger import idempotency_token, start_run
+from ecr_image_waiter.errors import InvalidInputError
 
 #: Tolerated difference between the waiter's clock and AWS's, in seconds.
 CLOCK_SKEW_SECONDS = 30
@@ -144,26 +101,18 @@ class PipelineWatch:
         self.region = region
         self._codebuild = codebuild_client
         self._codepipeline = codepipeline_client
-        #: The last read that failed transiently (kept for progress output), else None.
+        #: The last read that failed transiently, named when a failed stage cannot be read.
         self.last_problem: str | None = None
-
-    # --- clients, made on first use ---------------------------------------------------------
 
     def codebuild(self) -> Any:
         if self._codebuild is None:
-            from ecr_image_waiter.engine.lookup import make_service_client
-
             self._codebuild = make_service_client("codebuild", self.region)
         return self._codebuild
 
     def codepipeline(self) -> Any:
         if self._codepipeline is None:
-            from ecr_image_waiter.engine.lookup import make_service_client
-
             self._codepipeline = make_service_client("codepipeline", self.region)
         return self._codepipeline
-
-    # --- check ------------------------------------------------------------------------------
 
     def check(self, since: datetime) -> Observation | None:
         """NEVER if the run that could still produce the image has failed, else None.
@@ -343,22 +292,13 @@ class PipelineWatch:
         self, call: Callable[[], Any], action: str, what: str
     ) -> dict[str, Any] | Observation | None:
         """The response, or a NEVER observation, or None (transient: no opinion this time)."""
-        from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
-        from botocore.exceptions import ConnectionError as BotoConnectionError
-
         try:
             response: dict[str, Any] = call()
-        except ClientError as error:
-            err = error.response.get("Error", {})
-            code = safe_text(err.get("Code") or "Unknown", 100)
-            text = _clip(str(err.get("Message") or error))
-            status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        except (BotoConnectionError, HTTPClientError) as error:
-            # Unreachable, reset or too slow after botocore's retries: transient, as for ECR
-            # (engine.lookup), so a network blip never ends the wait.
-            code, text, status = "ConnectionError", _clip(str(error)), None
-        except BotoCoreError as error:
-            code, text, status = type(error).__name__, _clip(str(error)), None
+        except sdk_errors() as error:
+            # Unreachable, reset or too slow after botocore's retries is ConnectionError:
+            # transient, as for ECR (engine.lookup), so a network blip never ends the wait.
+            failure = failure_of(error)
+            code, text, status = failure.code, _clip(failure.message), failure.status
         else:
             return response
         rule = classify(code, status=status)
@@ -371,16 +311,15 @@ class PipelineWatch:
             f"{action} on {what}: {text}",
             kind=rule.kind,
             remedy=rule.remedy,
-            action=action if rule.kind is Kind.ACCESS_DENIED else None,
+            action=action if rule.kind is NeverReason.ACCESS_DENIED else None,
         )
 
     def running(self) -> str | None:
         """The id of the newest build or execution in progress, else None.
 
-        A run already going will push the image, so a caller about to :meth:`trigger` can
-        follow it instead of starting another: a retried request finds the run that its
-        first attempt started, even after the idempotency token's window. A read that fails
-        gives None (the caller decides without it; :meth:`check` reports such failures).
+        A caller about to :meth:`trigger` follows a run already going instead of starting
+        another (a retried request finds its first attempt's run after the token's window).
+        A read that fails gives None (:meth:`check` reports such failures).
         """
         for source in self._sources():
             runs = source()
@@ -390,68 +329,11 @@ class PipelineWatch:
                     return max(going, key=_start_key).id
         return None
 
-    # --- trigger ----------------------------------------------------------------------------
-
     def trigger(self, request_id: str, ref: ImageReference, *, started: str | None = None) -> str:
-        """Start the pipeline (if named) or a build of the project; return its id.
-
-        ``request_id`` is the CloudFormation RequestId (or any id naming one wait); the same
-        id always gives the same idempotency token. ``started`` is the id an earlier call
-        returned for the same request: it is returned as is and nothing is started.
-        ``ref`` is the image waited for, named in errors. A refused or failed start raises
-        :class:`AccessDeniedError` or :class:`PipelineFailedError`.
-        """
-        if started:
-            return started
-        if not isinstance(request_id, str) or not request_id:
-            raise InvalidInputError(
-                f"request id {request_id!r} is empty: give the CloudFormation RequestId"
-            )
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        if self.pipeline_name is not None:
-            action, what = "codepipeline:StartPipelineExecution", f"pipeline {self.pipeline_name}"
-            token = idempotency_token(request_id, "codepipeline", self.pipeline_name)
-        else:
-            action = "codebuild:StartBuild"
-            what = f"CodeBuild project {self.codebuild_project}"
-            token = idempotency_token(request_id, "codebuild", str(self.codebuild_project))
-        try:
-            if self.pipeline_name is not None:
-                response = self.codepipeline().start_pipeline_execution(
-                    name=self.pipeline_name, clientRequestToken=token
-                )
-                return safe_text(response["pipelineExecutionId"], ID_MAX_CHARS)
-            response = self.codebuild().start_build(
-                projectName=str(self.codebuild_project), idempotencyToken=token
-            )
-            return safe_text(response["build"]["id"], ID_MAX_CHARS)
-        except ClientError as error:
-            err = error.response.get("Error", {})
-            code = safe_text(err.get("Code") or "Unknown", 100)
-            text = _clip(str(err.get("Message") or error))
-            status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-            cause: Exception = error
-        except BotoCoreError as error:
-            code, text, status, cause = type(error).__name__, _clip(str(error)), None, error
-        rule = classify(code, status=status)
-        common: dict[str, Any] = {
-            "repository": ref.repository,
-            "reference": ref.reference,
-            "last_code": code,
-            "last_message": text,
-        }
-        if rule.kind is Kind.ACCESS_DENIED:
-            raise AccessDeniedError(
-                f"access denied to {action} on {what}, started because image {ref} is "
-                f"missing: {code}: {text}; grant {action} on it to the waiter's role",
-                action=action,
-                **common,
-            ) from cause
-        raise PipelineFailedError(
-            f"could not start {what} for missing image {ref}: {code}: {text}; {rule.remedy}",
-            **common,
-        ) from cause
+        """Start the pipeline (if named) or a build of the project; return its id
+        (:func:`.trigger.start_run`: ``started`` is returned as is, a refused or failed start
+        raises :class:`AccessDeniedError` or :class:`PipelineFailedError`)."""
+        return start_run(self, request_id, ref, started=started)
 
 
 def pipeline_aware(
@@ -467,16 +349,6 @@ def pipeline_aware(
         return observation if verdict is None else verdict
 
     return combined
-
-
-def idempotency_token(request_id: str, service: str, name: str) -> str:
-    """A token that is the same for the same request, service and project or pipeline.
-
-    64 characters of ``[a-z0-9-]``: within CodePipeline's ``clientRequestToken`` rule
-    (1-128 of ``[a-zA-Z0-9-]``) and CodeBuild's ``idempotencyToken``.
-    """
-    digest = hashlib.sha256(f"{service}\n{name}\n{request_id}".encode()).hexdigest()
-    return f"ecr-image-waiter-{digest[:47]}"
 
 
 def _could_produce(run: Run, threshold: datetime) -> bool:
@@ -515,3 +387,12 @@ def _object(value: Any) -> dict[str, Any]:
 def _never(code: str, message: str, remedy: str, extra: dict[str, str]) -> Observation:
     rule = classify(code)
     return Observation(rule.verdict, code, message, kind=rule.kind, remedy=remedy, extra=extra)
+
+
+__all__ = [
+    "CLOCK_SKEW_SECONDS",
+    "PipelineWatch",
+    "Run",
+    "idempotency_token",
+    "pipeline_aware",
+]

@@ -7,17 +7,8 @@ Accepted forms::
     REPOSITORY@sha256:<64 hex>
     <account>.dkr.ecr.<region>.amazonaws.com/REPOSITORY[:TAG|@sha256:<64 hex>]
 
-Rules, with their sources:
-
-* Repository name: 2 to 256 characters matching
-  ``(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*``
-  (Amazon ECR API Reference, CreateRepository, ``repositoryName``).
-* Tag: ECR accepts 1 to 300 characters (ECR API Reference, ``ImageIdentifier.imageTag``);
-  a Docker reference tag must match ``[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`` (distribution
-  reference grammar), so a usable tag has at most 128 characters from that set.
-* Digest: ``sha256:`` and 64 lowercase hex characters (OCI image spec, descriptor digests;
-  ECR uses sha256).
-* Registry id: a 12-digit AWS account id.
+The rules for names, tags, digests and registry ids, with their sources, are in
+docs/rules.md ("Image references").
 """
 
 from __future__ import annotations

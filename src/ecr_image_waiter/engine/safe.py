@@ -1,22 +1,10 @@
 """Making text from a server safe to print, once, where it enters the engine's objects.
 
-Anyone who can push to a repository writes the manifests, indexes and config blobs the
-engine reads, and ECR, CodeBuild and CodePipeline answers carry text the waiter did not
-write. Every such string goes through :func:`safe_text` before it reaches an observation, an
-error, a progress line, a log line or a CloudFormation reason, so that all of them show the
-same harmless text:
-
-* C0 controls (U+0000-U+001F, newline and tab included), DEL (U+007F) and C1 controls
-  (U+0080-U+009F) are escaped as ``\\xNN``: they are the terminal escape sequences
-  (ECMA-48: ESC, CSI, OSC ...) and the line breaks a forged log line needs;
-* bidirectional formatting characters (Unicode Standard Annex #9, "Explicit Directional
-  Formatting Characters": U+061C, U+200E, U+200F, U+202A-U+202E, U+2066-U+2069) and the line
-  and paragraph separators U+2028 and U+2029 are escaped as ``\\uNNNN``: they reorder or break
-  what a reader sees (CVE-2021-42574, "Trojan Source");
-* the result is cut to a length (the cut says how many characters were left off).
-
-Digests named by documents are checked against :data:`DIGEST_RE` before they are used in a
-call or a message (:func:`valid_digest`).
+Anyone who can push to a repository writes the documents the engine reads, and AWS answers
+carry text the waiter did not write: every such string goes through :func:`safe_text` before
+it reaches an observation, an error, a progress or log line or a CloudFormation reason, and
+every digest through :func:`valid_digest`. What is escaped is in docs/rules.md ("Text from
+the registry").
 """
 
 from __future__ import annotations

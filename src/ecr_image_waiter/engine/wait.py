@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ecr_image_waiter.engine.classify import Kind
+from ecr_image_waiter.engine.classify import NeverReason
 from ecr_image_waiter.engine.decide import Outcome, decide
 from ecr_image_waiter.engine.image import Observation, ResolvedImage
 from ecr_image_waiter.engine.policy import WaitPolicy
@@ -91,10 +91,10 @@ def _report(
         on_attempt(Attempt(number, elapsed, observation, next_check_in))
 
 
-_NEVER_CLASSES: dict[Kind | None, type[ImageNeverReadyError]] = {
-    Kind.REPOSITORY_MISSING: RepositoryNotFoundError,
-    Kind.UNUSABLE_IMAGE: UnusableImageError,
-    Kind.PIPELINE_FAILED: PipelineFailedError,
+_NEVER_CLASSES: dict[NeverReason | None, type[ImageNeverReadyError]] = {
+    NeverReason.REPOSITORY_MISSING: RepositoryNotFoundError,
+    NeverReason.UNUSABLE_IMAGE: UnusableImageError,
+    NeverReason.PIPELINE_FAILED: PipelineFailedError,
 }
 
 
@@ -112,7 +112,7 @@ def never_error(
         "last_code": observation.code,
         "last_message": observation.message,
     }
-    if observation.kind is Kind.ACCESS_DENIED:
+    if observation.kind is NeverReason.ACCESS_DENIED:
         action = observation.action or "the ECR read actions"
         return AccessDeniedError(
             f"access denied to {action} for image {where}: {observation.summary}{remedy}",

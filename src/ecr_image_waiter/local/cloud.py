@@ -1,15 +1,11 @@
 """The AWS side of a deployed provider, played against the moto server over HTTP.
 
-:meth:`LocalCloud.deploy` reads a stack of ``cdk.out`` and creates, in moto, what
-CloudFormation would: the DynamoDB table (keys, billing mode, TTL), every EventBridge rule
-that targets the provider function (same pattern or schedule and State; ``Fn::ImportValue``
-through the assembly's ``exports``), and the function itself, run locally from its asset
-directory (:mod:`.function`) with its environment's Refs resolved to those physical names.
-CloudFormation requests go through :mod:`.cloudformation`, events through
-:mod:`.eventbridge`; :meth:`LocalCloud.push_image` puts an image in moto's ECR and
-publishes its push event. ``time_scale`` speeds up the Lambda's clock, its async retries,
-the schedule and CloudFormation's ServiceTimeout alike (moto's own clock is not scaled:
-CodeBuild/CodePipeline run times stay real, keep scale 1 for build-failure timing).
+:meth:`LocalCloud.deploy` creates in moto what CloudFormation would for a ``cdk.out`` stack:
+the table, the EventBridge rules that target the function, and the function itself, run
+locally (:mod:`.function`). Requests go through :mod:`.cloudformation`, events through
+:mod:`.eventbridge`; :meth:`LocalCloud.push_image` pushes and publishes the push event.
+``time_scale`` speeds up the Lambda's clock, retries, schedule and ServiceTimeout (moto's
+own clock is not scaled: keep scale 1 for build-failure timing).
 """
 
 from __future__ import annotations
@@ -101,16 +97,9 @@ class LocalCloud:
         """A boto3 client on the local server (the local side's own, not the function's)."""
         found = self._clients.get(service)
         if found is None:
-            import boto3
+            from ecr_image_waiter.engine.aws import local_client
 
-            make: Any = boto3.client
-            found = make(
-                service,
-                region_name=self.region,
-                endpoint_url=self.endpoint,
-                aws_access_key_id="local",
-                aws_secret_access_key="local",  # noqa: S106  (a local emulator's fake key)
-            )
+            found = local_client(service, self.region, self.endpoint)
             self._clients[service] = found
         return found
 
