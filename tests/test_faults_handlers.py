@@ -11,8 +11,8 @@ happen in real time.
 from __future__ import annotations
 
 import logging
-import time
 import random
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
