@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -119,3 +122,21 @@ def blob_server(_blob_server: Any) -> Any:
     _blob_server.drip.clear()
     _blob_server.requests.clear()
     return _blob_server
+
+
+@pytest.fixture(scope="session")
+def cdk_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The example app (examples/app.py) synthesized once per session, in its own process (a
+    node process, ~540 MB), for the suites that deploy it on the local AWS side."""
+    root = Path(__file__).resolve().parents[1]
+    outdir = tmp_path_factory.mktemp("example") / "cdk.out"
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "JSII_NODE": str(root / ".venv" / "node"),
+        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+        "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    code = f"from examples.app import build_app; build_app({str(outdir)!r}).synth()"
+    subprocess.run([sys.executable, "-c", code], cwd=root, env=env, check=True, timeout=180)
+    return outdir

@@ -64,8 +64,6 @@ import hashlib
 import json
 import logging
 import random
-import subprocess
-import sys
 import threading
 import time
 import urllib.request
@@ -125,22 +123,6 @@ def service_of(operation: str) -> str:
 
 
 # --- the deploy ------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def cdk_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The example app, synthesized once for the module (a node process, ~540 MB)."""
-    outdir = tmp_path_factory.mktemp("event-faults") / "cdk.out"
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "JSII_NODE": str(ROOT / ".venv" / "node"),
-        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
-        "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
-        "PYTHONDONTWRITEBYTECODE": "1",
-    }
-    code = f"from examples.app import build_app; build_app({str(outdir)!r}).synth()"
-    subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True, timeout=180)
-    return outdir
 
 
 def reset(endpoint: str) -> None:

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -29,21 +27,6 @@ SCALE = 120.0
 TEXT = "text-generation"
 
 pytestmark = [pytest.mark.synth, pytest.mark.timeout(120)]
-
-
-@pytest.fixture(scope="session")
-def cdk_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    outdir = tmp_path_factory.mktemp("local-cloud") / "cdk.out"
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "JSII_NODE": str(ROOT / ".venv" / "node"),
-        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
-        "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
-        "PYTHONDONTWRITEBYTECODE": "1",
-    }
-    code = f"from examples.app import build_app; build_app({str(outdir)!r}).synth()"
-    subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True, timeout=120)
-    return outdir
 
 
 def reset(endpoint: str) -> None:
