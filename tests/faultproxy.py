@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import enum
-import http.client
 import json
 import os
 import random
@@ -37,7 +36,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlsplit
+
+from ecr_image_waiter.local.proxy import answer, forward, read_body, upstream_of
 
 LOG_ENV = "ECR_IMAGE_WAITER_RELIABILITY_LOG"
 SCALE_ENV = "ECR_IMAGE_WAITER_RELIABILITY_SCALE"
@@ -163,11 +163,7 @@ class FaultProxy:
     """A threaded HTTP proxy on 127.0.0.1 that injects faults according to a plan."""
 
     def __init__(self, upstream: str, plan: Plan = pass_all) -> None:
-        parts = urlsplit(upstream)
-        if parts.hostname is None or parts.port is None:
-            raise ValueError(f"upstream {upstream!r} needs a host and a port")
-        self.upstream_host = parts.hostname
-        self.upstream_port = parts.port
+        self.upstream = upstream_of(upstream)
         self._plan = plan
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -260,8 +256,7 @@ class FaultProxy:
                 self._connections.discard(conn)
 
     def handle(self, handler: _Handler) -> None:
-        length = int(handler.headers.get("Content-Length") or 0)
-        body = handler.rfile.read(length) if length else b""
+        body = read_body(handler)
         target = handler.headers.get("X-Amz-Target") or ""
         operation = target.rsplit(".", 1)[-1] if target else handler.path
         number, elapsed, decision = self._decide(operation)
@@ -294,7 +289,7 @@ class FaultProxy:
             self._record(Event(number, elapsed, operation, fault, 0, delay=decision.delay))
             return
 
-        status, headers, answer = self._forward(handler, body)
+        status, headers, answer = forward(self.upstream, handler, body)
         digests: tuple[str, ...] = ()
         if status == 200 and operation == "DescribeImages":
             details = json.loads(answer or b"{}").get("imageDetails") or []
@@ -312,50 +307,14 @@ class FaultProxy:
             )
         )
 
-    def _forward(self, handler: _Handler, body: bytes) -> tuple[int, dict[str, str], bytes]:
-        upstream = http.client.HTTPConnection(self.upstream_host, self.upstream_port, timeout=30)
-        try:
-            headers = {
-                k: v
-                for k, v in handler.headers.items()
-                if k.lower() not in {"connection", "keep-alive", "proxy-connection"}
-            }
-            upstream.request(handler.command, handler.path, body=body, headers=headers)
-            response = upstream.getresponse()
-            answer = response.read()
-            kept = {
-                k: v
-                for k, v in response.getheaders()
-                if k.lower()
-                not in {"connection", "transfer-encoding", "content-length", "server", "date"}
-            }
-            return response.status, kept, answer
-        finally:
-            upstream.close()
-
     def _send(
         self, handler: _Handler, status: int, headers: Mapping[str, str], payload: bytes
     ) -> bool:
         if self._stopping.is_set():
             handler.close_connection = True
             return False
-        try:
-            handler.send_response(status)
-            sent = {k.lower() for k in headers}
-            for key, value in headers.items():
-                handler.send_header(key, value)
-            if "content-type" not in sent:
-                handler.send_header("Content-Type", JSON_11)
-            if "x-amzn-requestid" not in sent:
-                handler.send_header("x-amzn-RequestId", str(uuid.uuid4()))
-            handler.send_header("Content-Length", str(len(payload)))
-            handler.end_headers()
-            handler.wfile.write(payload)
-            handler.wfile.flush()
-        except OSError:
-            handler.close_connection = True
-            return False
-        return True
+        defaults = {"Content-Type": JSON_11, "x-amzn-RequestId": str(uuid.uuid4())}
+        return answer(handler, status, headers, payload, defaults=defaults)
 
 
 class _Server(ThreadingHTTPServer):

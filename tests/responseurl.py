@@ -15,14 +15,14 @@ when an answer reached CloudFormation and how many tries it took.
 from __future__ import annotations
 
 import contextlib
-import http.client
 import threading
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote, urlsplit
+
+from ecr_image_waiter.local.proxy import answer, forward, read_body, upstream_of
 
 _INTERNAL_ERROR = (
     b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>InternalError</Code>'
@@ -32,7 +32,6 @@ _EXPIRED = (
     b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>'
     b"<Message>Request has expired</Message></Error>"
 )
-_HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding"}
 
 
 @dataclass(frozen=True)
@@ -48,10 +47,7 @@ class ResponseUrlProxy:
     """S3 on the moto server, behind a proxy that fails chosen ResponseURLs."""
 
     def __init__(self, upstream: str) -> None:
-        parts = urlsplit(upstream)
-        if parts.hostname is None or parts.port is None:
-            raise ValueError(f"upstream {upstream!r} needs a host and a port")
-        self.upstream = (parts.hostname, parts.port)
+        self.upstream = upstream_of(upstream)
         self._lock = threading.Lock()
         self._failures: dict[str, int] = {}
         self._expired: set[str] = set()
@@ -129,49 +125,18 @@ class ResponseUrlProxy:
             return 0
 
     def handle(self, handler: _Handler) -> None:
-        length = int(handler.headers.get("Content-Length") or 0)
-        body = handler.rfile.read(length) if length else b""
+        body = read_body(handler)
         key = unquote(urlsplit(handler.path).path.lstrip("/"))
         status = self._decide(key) if handler.command == "PUT" else 0
         if status:
             payload = _EXPIRED if status == 403 else _INTERNAL_ERROR
-            self._answer(handler, status, {"Content-Type": "application/xml"}, payload)
+            answer(handler, status, {"Content-Type": "application/xml"}, payload)
         else:
-            status, headers, payload = self._forward(handler, body)
-            self._answer(handler, status, headers, payload)
+            status, headers, payload = forward(self.upstream, handler, body)
+            answer(handler, status, headers, payload)
         if handler.command == "PUT":
             with self._lock:
                 self.puts.append(Put(key, time.monotonic(), status))
-
-    def _forward(self, handler: _Handler, body: bytes) -> tuple[int, dict[str, str], bytes]:
-        upstream = http.client.HTTPConnection(*self.upstream, timeout=30)
-        try:
-            headers = {k: v for k, v in handler.headers.items() if k.lower() not in _HOP_BY_HOP}
-            upstream.request(handler.command, handler.path, body=body, headers=headers)
-            response = upstream.getresponse()
-            payload = response.read()
-            kept = {
-                k: v
-                for k, v in response.getheaders()
-                if k.lower() not in _HOP_BY_HOP | {"content-length", "server", "date"}
-            }
-            return response.status, kept, payload
-        finally:
-            upstream.close()
-
-    @staticmethod
-    def _answer(handler: _Handler, status: int, headers: Mapping[str, str], payload: bytes) -> None:
-        try:
-            handler.send_response(status)
-            for key, value in headers.items():
-                handler.send_header(key, value)
-            handler.send_header("Content-Length", str(len(payload)))
-            handler.end_headers()
-            if handler.command != "HEAD":
-                handler.wfile.write(payload)
-            handler.wfile.flush()
-        except OSError:
-            handler.close_connection = True
 
 
 class _Server(ThreadingHTTPServer):

@@ -1,21 +1,18 @@
 """What the benchmark needs around AWS: the moto server, test images, a throttling proxy.
 
-The proxy is a small copy of the throttling part of ``tests/faultproxy.py`` (the benchmark
-imports nothing from ``tests``): it sits in front of the moto server and answers a seeded
-share of the requests whose ``X-Amz-Target`` names a chosen service with the AWS JSON error
-``ThrottlingException`` (HTTP 400), which botocore's standard retry mode retries.
+The proxy (its forwarding is :mod:`ecr_image_waiter.local.proxy`, as for the tests' fault
+proxy) sits in front of the moto server and answers a seeded share of the requests whose
+``X-Amz-Target`` names a chosen service with the AWS JSON error ``ThrottlingException``
+(HTTP 400), which botocore's standard retry mode retries.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import http.client
 import json
 import math
 import queue
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -27,11 +24,14 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
+from ecr_image_waiter.local.ecr import image_manifest, put_manifest
+from ecr_image_waiter.local.proxy import answer, forward, read_body, upstream_of
+from ecr_image_waiter.local.support import free_port, reset_moto
+
+JSON_11 = "application/x-amz-json-1.1"
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
-DOCKER_V2 = "application/vnd.docker.distribution.manifest.v2+json"
 
 
 def fake_aws_environment() -> dict[str, str]:
@@ -45,12 +45,6 @@ def fake_aws_environment() -> dict[str, str]:
         "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
         "AWS_EC2_METADATA_DISABLED": "true",
     }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class MotoServer:
@@ -80,8 +74,7 @@ class MotoServer:
                 time.sleep(0.1)
 
     def reset(self) -> None:
-        request = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")
-        urllib.request.urlopen(request, timeout=10).close()
+        reset_moto(self.url)
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -120,46 +113,10 @@ class MotoPool:
             server.stop()
 
 
-def manifest(seed: str) -> str:
-    """A single-platform Docker image manifest; ``seed`` makes its digest unique."""
-
-    def blob(kind: str) -> str:
-        return "sha256:" + hashlib.sha256(f"{kind}-{seed}".encode()).hexdigest()
-
-    return json.dumps(
-        {
-            "schemaVersion": 2,
-            "mediaType": DOCKER_V2,
-            "config": {
-                "mediaType": "application/vnd.docker.container.image.v1+json",
-                "size": 1234,
-                "digest": blob("config"),
-            },
-            "layers": [
-                {
-                    "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
-                    "size": 5678,
-                    "digest": blob("layer"),
-                }
-            ],
-        },
-        sort_keys=True,
-    )
-
-
 def push(ecr: Any, repository: str, tag: str) -> str:
-    """Put an image into ``repository:tag`` with its true sha256 digest (moto does not
-    compute it); returns the digest."""
-    text = manifest(repository + ":" + tag)
-    digest = "sha256:" + hashlib.sha256(text.encode()).hexdigest()
-    ecr.put_image(
-        repositoryName=repository,
-        imageManifest=text,
-        imageTag=tag,
-        imageDigest=digest,
-        imageManifestMediaType=DOCKER_V2,
-    )
-    return digest
+    """Put an image into ``repository:tag`` with its true sha256 digest, no event; returns
+    the digest."""
+    return put_manifest(ecr, repository, image_manifest(f"{repository}:{tag}"), tag)
 
 
 def percentiles(values: list[float]) -> dict[str, float]:
@@ -192,10 +149,7 @@ class ThrottlingProxy:
     the requests to the services whose X-Amz-Target prefix is in ``targets``."""
 
     def __init__(self, upstream: str, share: float, seed: int, targets: tuple[str, ...]) -> None:
-        parts = urlsplit(upstream)
-        assert parts.hostname is not None
-        assert parts.port is not None
-        self.host, self.port = parts.hostname, parts.port
+        self.upstream = upstream_of(upstream)
         self.share, self.targets = share, targets
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
@@ -233,48 +187,21 @@ class ThrottlingProxy:
                 return True
         return False
 
-    def forward(self, handler: _Handler, body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
-        upstream = http.client.HTTPConnection(self.host, self.port, timeout=30)
-        try:
-            headers = {
-                k: v
-                for k, v in handler.headers.items()
-                if k.lower() not in {"connection", "keep-alive", "proxy-connection"}
-            }
-            upstream.request(handler.command, handler.path, body=body, headers=headers)
-            answer = upstream.getresponse()
-            payload = answer.read()
-            skip = {"connection", "transfer-encoding", "content-length", "server", "date"}
-            kept = [(k, v) for k, v in answer.getheaders() if k.lower() not in skip]
-            return answer.status, kept, payload
-        finally:
-            upstream.close()
-
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def do_POST(self) -> None:
         proxy: ThrottlingProxy = self.server.proxy  # type: ignore[attr-defined]
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
+        body = read_body(self)
         if proxy.decide(self.headers.get("X-Amz-Target") or ""):
             status = 400
-            headers = [("x-amzn-ErrorType", "ThrottlingException")]
+            headers = {"x-amzn-ErrorType": "ThrottlingException"}
             payload = json.dumps({"__type": "ThrottlingException", "message": "Rate exceeded"})
-            answer = payload.encode()
+            reply = payload.encode()
         else:
-            status, headers, answer = proxy.forward(self, body)
-        with contextlib.suppress(OSError):
-            self.send_response(status)
-            names = {k.lower() for k, _ in headers}
-            for key, value in headers:
-                self.send_header(key, value)
-            if "content-type" not in names:
-                self.send_header("Content-Type", "application/x-amz-json-1.1")
-            self.send_header("Content-Length", str(len(answer)))
-            self.end_headers()
-            self.wfile.write(answer)
+            status, headers, reply = forward(proxy.upstream, self, body)
+        answer(self, status, headers, reply, defaults={"Content-Type": JSON_11})
 
     do_GET = do_POST
     do_PUT = do_POST

@@ -1,0 +1,74 @@
+"""What every local HTTP proxy here shares: reading a request, forwarding it to the local
+server behind, and answering. Used by the tests' fault proxy and ResponseURL stand-in and by
+the benchmark's throttling proxy, each of which decides what to answer on its own.
+"""
+
+from __future__ import annotations
+
+import http.client
+from collections.abc import Mapping
+from http.server import BaseHTTPRequestHandler
+from urllib.parse import urlsplit
+
+#: Headers that belong to one connection and are never passed on.
+HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-connection", "transfer-encoding"})
+_NOT_COPIED_BACK = HOP_BY_HOP | {"content-length", "server", "date"}
+
+
+def upstream_of(url: str) -> tuple[str, int]:
+    """(host, port) of ``url``; a ValueError naming it if either is missing."""
+    parts = urlsplit(url)
+    if parts.hostname is None or parts.port is None:
+        raise ValueError(f"upstream {url!r} needs a host and a port")
+    return parts.hostname, parts.port
+
+
+def read_body(handler: BaseHTTPRequestHandler) -> bytes:
+    length = int(handler.headers.get("Content-Length") or 0)
+    return handler.rfile.read(length) if length else b""
+
+
+def forward(
+    upstream: tuple[str, int], handler: BaseHTTPRequestHandler, body: bytes
+) -> tuple[int, dict[str, str], bytes]:
+    """Send the handler's request (with ``body``) to ``upstream``; its status, the headers to
+    copy back and the body."""
+    connection = http.client.HTTPConnection(*upstream, timeout=30)
+    try:
+        headers = {k: v for k, v in handler.headers.items() if k.lower() not in HOP_BY_HOP}
+        connection.request(handler.command, handler.path, body=body, headers=headers)
+        response = connection.getresponse()
+        payload = response.read()
+        kept = {k: v for k, v in response.getheaders() if k.lower() not in _NOT_COPIED_BACK}
+        return response.status, kept, payload
+    finally:
+        connection.close()
+
+
+def answer(
+    handler: BaseHTTPRequestHandler,
+    status: int,
+    headers: Mapping[str, str],
+    payload: bytes,
+    *,
+    defaults: Mapping[str, str] | None = None,
+) -> bool:
+    """Answer with ``headers`` plus those of ``defaults`` they lack; False (and the
+    connection marked to close) if the client is gone."""
+    try:
+        handler.send_response(status)
+        given = {k.lower() for k in headers}
+        for key, value in headers.items():
+            handler.send_header(key, value)
+        for key, value in (defaults or {}).items():
+            if key.lower() not in given:
+                handler.send_header(key, value)
+        handler.send_header("Content-Length", str(len(payload)))
+        handler.end_headers()
+        if handler.command != "HEAD":
+            handler.wfile.write(payload)
+        handler.wfile.flush()
+    except OSError:
+        handler.close_connection = True
+        return False
+    return True
