@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import pytest
 
-from ecr_image_waiter.local.support import free_port, layer_download_urls
+from ecr_image_waiter.local.support import free_port, layer_download_urls, reset_moto
 
 if TYPE_CHECKING:
     from tests.faultproxy import FaultProxy, Plan
@@ -66,6 +67,8 @@ def moto_server_url() -> Iterator[str]:
     """One moto server on 127.0.0.1 for the session (state is reset per test)."""
     from moto.server import ThreadedMotoServer
 
+    # The server's request log would carry the presigned ResponseURLs: keep it quiet.
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
@@ -78,11 +81,8 @@ def moto_server_url() -> Iterator[str]:
 @pytest.fixture
 def server_ecr(moto_server_url: str, monkeypatch: pytest.MonkeyPatch) -> Any:
     """An ECR client on the moto server; AWS_ENDPOINT_URL_ECR points everything else at it."""
-    import urllib.request
-
     monkeypatch.setenv("AWS_ENDPOINT_URL_ECR", moto_server_url)
-    request = urllib.request.Request(f"{moto_server_url}/moto-api/reset", method="POST")
-    urllib.request.urlopen(request, timeout=10).close()
+    reset_moto(moto_server_url)
     return boto3.client("ecr", region_name=REGION, endpoint_url=moto_server_url)
 
 

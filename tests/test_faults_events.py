@@ -62,11 +62,9 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import logging
 import random
 import threading
 import time
-import urllib.request
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -81,6 +79,7 @@ from ecr_image_waiter.local import CloudAssembly, LocalCloud, Request
 from ecr_image_waiter.local.cicd import deploy_repositories_and_builds
 from ecr_image_waiter.local.ecr import image_manifest
 from ecr_image_waiter.local.events import ecr_push
+from ecr_image_waiter.local.support import reset_moto
 from tests.faultproxy import (
     DROP,
     ERROR_500,
@@ -123,13 +122,6 @@ def service_of(operation: str) -> str:
 
 
 # --- the deploy ------------------------------------------------------------------------------
-
-
-def reset(endpoint: str) -> None:
-    # The server's request log would carry the presigned ResponseURLs: keep it quiet.
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    request = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")
-    urllib.request.urlopen(request, timeout=10).close()
 
 
 def add_waiters(assembly: CloudAssembly, stack: str, count: int) -> list[str]:
@@ -389,7 +381,7 @@ class Scenario:
     # --- running -----------------------------------------------------------------------
 
     def run(self) -> Figures:
-        reset(self.endpoint)
+        reset_moto(self.endpoint)
         deliveries = Deliveries(random.Random(self.seed + 1), lose=0.15, duplicate=0.15, delay=0.15)
         mix = FaultMix(random.Random(self.seed + 2), PROXY_RATES)
         started = time.monotonic()

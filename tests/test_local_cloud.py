@@ -9,9 +9,7 @@ invocations, answers and events rather than time.
 from __future__ import annotations
 
 import json
-import logging
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +19,7 @@ from ecr_image_waiter import names
 from ecr_image_waiter.local import CloudAssembly, LocalCloud, delay, duplicate, lose
 from ecr_image_waiter.local.cicd import deploy_repositories_and_builds
 from ecr_image_waiter.local.events import codebuild_state_change, fixture
+from ecr_image_waiter.local.support import reset_moto
 
 ROOT = Path(__file__).resolve().parents[1]
 SCALE = 120.0
@@ -29,15 +28,8 @@ TEXT = "text-generation"
 pytestmark = [pytest.mark.synth, pytest.mark.timeout(120)]
 
 
-def reset(endpoint: str) -> None:
-    # The server's request log would carry the presigned ResponseURLs: keep it quiet.
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    request = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")
-    urllib.request.urlopen(request, timeout=10).close()
-
-
 def make_cloud(cdk_out: Path, endpoint: str, **kwargs: object) -> tuple[LocalCloud, CloudAssembly]:
-    reset(endpoint)
+    reset_moto(endpoint)
     cloud = LocalCloud(endpoint, time_scale=SCALE, **kwargs)  # type: ignore[arg-type]
     assembly = CloudAssembly(cdk_out)
     cicd = assembly.stack_named("-Cicd")

@@ -9,7 +9,6 @@ at once.
 
 from __future__ import annotations
 
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import pytest
 
 from ecr_image_waiter import names
 from ecr_image_waiter.local import CloudAssembly, LocalCloud
+from ecr_image_waiter.local.support import reset_moto
 from tests.test_example import templates
 from tests.test_templates import (  # noqa: F401  (typescript_out: the synth fixture)
     CLOUDFORMATION,
@@ -51,9 +51,7 @@ def typescript_stacks(typescript_out: Path) -> dict[str, dict[str, Any]]:  # noq
 
 @pytest.fixture
 def cloud(provider_out: Path, moto_server_url: str) -> Iterator[LocalCloud]:
-    urllib.request.urlopen(
-        urllib.request.Request(f"{moto_server_url}/moto-api/reset", method="POST"), timeout=10
-    ).close()
+    reset_moto(moto_server_url)
     made = LocalCloud(moto_server_url, time_scale=SCALE)
     assembly = CloudAssembly(provider_out)
     made.deploy(assembly, assembly.stack_named("EcrImageWaiterProvider"))

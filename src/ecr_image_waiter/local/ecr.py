@@ -16,9 +16,12 @@ from typing import Any
 from ecr_image_waiter.local.events import ecr_push
 
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
+DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar.gzip"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
+OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 
 Publish = Callable[[Mapping[str, Any]], Any]
@@ -34,8 +37,8 @@ def image_manifest(name: str, *, media_type: str = DOCKER_MANIFEST, config: str 
     def blob(what: str) -> str:
         return digest_of(f"{name}-{what}")
 
-    config_type = DOCKER_CONFIG if media_type == DOCKER_MANIFEST else OCI_CONFIG
-    layer_type = "application/vnd.docker.image.rootfs.diff.tar.gzip"
+    docker = media_type == DOCKER_MANIFEST
+    config_type, layer_type = (DOCKER_CONFIG, DOCKER_LAYER) if docker else (OCI_CONFIG, OCI_LAYER)
     return json.dumps(
         {
             "schemaVersion": 2,
@@ -47,6 +50,21 @@ def image_manifest(name: str, *, media_type: str = DOCKER_MANIFEST, config: str 
     )
 
 
+def put_manifest(ecr: Any, repository: str, manifest: str, tag: str | None = None) -> str:
+    """Put ``manifest`` into ``repository`` (tagged if ``tag``), with no event; returns its
+    digest."""
+    digest = digest_of(manifest)
+    tagging = {"imageTag": tag} if tag is not None else {}
+    ecr.put_image(
+        repositoryName=repository,
+        imageManifest=manifest,
+        imageManifestMediaType=json.loads(manifest)["mediaType"],
+        imageDigest=digest,
+        **tagging,
+    )
+    return digest
+
+
 def push_image(
     ecr: Any,
     publish: Publish | None,
@@ -56,16 +74,11 @@ def push_image(
     manifest: str | None = None,
     media_type: str = DOCKER_MANIFEST,
 ) -> str:
-    """Put one image under ``tag`` and publish its push event; returns its digest."""
+    """Put one image under ``tag`` (``manifest``, else a new one of ``media_type``) and
+    publish its push event; returns its digest."""
     body = manifest or image_manifest(f"{repository}:{tag}", media_type=media_type)
-    digest = digest_of(body)
-    ecr.put_image(
-        repositoryName=repository,
-        imageManifest=body,
-        imageManifestMediaType=media_type,
-        imageTag=tag,
-        imageDigest=digest,
-    )
+    media_type = json.loads(body)["mediaType"]
+    digest = put_manifest(ecr, repository, body, tag)
     if publish is not None:
         config = DOCKER_CONFIG if media_type == DOCKER_MANIFEST else OCI_CONFIG
         publish(
@@ -89,13 +102,7 @@ def push_index(
     entries = []
     for os_name, architecture in platforms:
         body = image_manifest(f"{repository}:{tag}/{architecture}", media_type=OCI_MANIFEST)
-        digest = digest_of(body)
-        ecr.put_image(
-            repositoryName=repository,
-            imageManifest=body,
-            imageManifestMediaType=OCI_MANIFEST,
-            imageDigest=digest,
-        )
+        digest = put_manifest(ecr, repository, body)
         if publish is not None:
             publish(
                 ecr_push(
@@ -116,14 +123,7 @@ def push_index(
             }
         )
     index = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries})
-    index_digest = digest_of(index)
-    ecr.put_image(
-        repositoryName=repository,
-        imageManifest=index,
-        imageManifestMediaType=OCI_INDEX,
-        imageTag=tag,
-        imageDigest=index_digest,
-    )
+    index_digest = put_manifest(ecr, repository, index, tag)
     if publish is not None:
         publish(
             ecr_push(

@@ -1,12 +1,13 @@
 """Shared pieces for the tests, the scripts and the demo: a fake clock, a free local port,
-and moto's missing GetDownloadUrlForLayer. Nothing here is used by the Lambda code or the
-CLI; moto is imported only when :func:`layer_download_urls` is called.
+a moto server's reset, and moto's missing GetDownloadUrlForLayer. Nothing here is used by
+the Lambda code or the CLI; moto is imported only when :func:`layer_download_urls` is called.
 """
 
 from __future__ import annotations
 
 import socket
 import threading
+import urllib.request
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -56,6 +57,12 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def reset_moto(endpoint: str) -> None:
+    """Empty the moto server at ``endpoint`` (every service, every region)."""
+    request = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")  # noqa: S310
+    urllib.request.urlopen(request, timeout=10).close()  # noqa: S310 (a local server's URL)
 
 
 #: What the stand-in says of a blob it has no URL for (ECR's words).
