@@ -34,10 +34,10 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from ecr_image_waiter.local.proxy import answer, forward, read_body, upstream_of
+from ecr_image_waiter.local.proxy import LocalServer, answer, forward, read_body, upstream_of
 
 LOG_ENV = "ECR_IMAGE_WAITER_RELIABILITY_LOG"
 SCALE_ENV = "ECR_IMAGE_WAITER_RELIABILITY_SCALE"
@@ -171,29 +171,23 @@ class FaultProxy:
         self._started = time.monotonic()
         self.events: list[Event] = []
         self._connections: set[socket.socket] = set()
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.proxy = self
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
+        self._server = LocalServer(self.handle, self._track)
 
     # --- life cycle ----------------------------------------------------------------------
 
     def start(self) -> FaultProxy:
         self._started = time.monotonic()
-        self._thread.start()
+        self._server.start()
         return self
 
     def stop(self) -> None:
         """Stop accepting, close every open connection, end pending delays."""
         self._stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.stop()
         with self._lock:
             open_connections = list(self._connections)
         for conn in open_connections:
             _close_quietly(conn)
-        self._thread.join(timeout=5)
 
     def __enter__(self) -> FaultProxy:
         return self.start()
@@ -203,8 +197,7 @@ class FaultProxy:
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return self._server.url
 
     # --- plan and figures ----------------------------------------------------------------
 
@@ -248,14 +241,14 @@ class FaultProxy:
         with self._lock:
             self.events.append(event)
 
-    def _track(self, conn: socket.socket, *, add: bool) -> None:
+    def _track(self, conn: socket.socket, add: bool) -> None:
         with self._lock:
             if add:
                 self._connections.add(conn)
             else:
                 self._connections.discard(conn)
 
-    def handle(self, handler: _Handler) -> None:
+    def handle(self, handler: BaseHTTPRequestHandler) -> None:
         body = read_body(handler)
         target = handler.headers.get("X-Amz-Target") or ""
         operation = target.rsplit(".", 1)[-1] if target else handler.path
@@ -308,41 +301,17 @@ class FaultProxy:
         )
 
     def _send(
-        self, handler: _Handler, status: int, headers: Mapping[str, str], payload: bytes
+        self,
+        handler: BaseHTTPRequestHandler,
+        status: int,
+        headers: Mapping[str, str],
+        payload: bytes,
     ) -> bool:
         if self._stopping.is_set():
             handler.close_connection = True
             return False
         defaults = {"Content-Type": JSON_11, "x-amzn-RequestId": str(uuid.uuid4())}
         return answer(handler, status, headers, payload, defaults=defaults)
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    proxy: FaultProxy
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: _Server
-
-    def setup(self) -> None:
-        super().setup()
-        self.server.proxy._track(self.connection, add=True)
-
-    def finish(self) -> None:
-        with contextlib.suppress(OSError, ValueError):
-            super().finish()
-        self.server.proxy._track(self.connection, add=False)
-
-    def do_POST(self) -> None:
-        self.server.proxy.handle(self)
-
-    do_GET = do_POST
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: test output stays readable."""
 
 
 def _close_quietly(conn: socket.socket, *, shut: bool = False) -> None:

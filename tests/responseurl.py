@@ -14,15 +14,13 @@ when an answer reached CloudFormation and how many tries it took.
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import unquote, urlsplit
 
-from ecr_image_waiter.local.proxy import answer, forward, read_body, upstream_of
+from ecr_image_waiter.local.proxy import LocalServer, answer, forward, read_body, upstream_of
 
 _INTERNAL_ERROR = (
     b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>InternalError</Code>'
@@ -52,25 +50,18 @@ class ResponseUrlProxy:
         self._failures: dict[str, int] = {}
         self._expired: set[str] = set()
         self.puts: list[Put] = []
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.proxy = self
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
+        self._server = LocalServer(self.handle)
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return self._server.url
 
     def start(self) -> ResponseUrlProxy:
-        self._thread.start()
+        self._server.start()
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        self._server.stop()
 
     def __enter__(self) -> ResponseUrlProxy:
         return self.start()
@@ -124,7 +115,7 @@ class ResponseUrlProxy:
                     return 500
             return 0
 
-    def handle(self, handler: _Handler) -> None:
+    def handle(self, handler: BaseHTTPRequestHandler) -> None:
         body = read_body(handler)
         key = unquote(urlsplit(handler.path).path.lstrip("/"))
         status = self._decide(key) if handler.command == "PUT" else 0
@@ -137,26 +128,3 @@ class ResponseUrlProxy:
         if handler.command == "PUT":
             with self._lock:
                 self.puts.append(Put(key, time.monotonic(), status))
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    proxy: ResponseUrlProxy
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: _Server
-
-    def _handle(self) -> None:
-        self.server.proxy.handle(self)
-
-    do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _handle
-
-    def finish(self) -> None:
-        with contextlib.suppress(OSError, ValueError):
-            super().finish()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: the request line holds the presigned URL."""

@@ -21,12 +21,12 @@ import time
 import urllib.request
 from collections import Counter
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 from ecr_image_waiter.local.ecr import image_manifest, put_manifest
-from ecr_image_waiter.local.proxy import answer, forward, read_body, upstream_of
+from ecr_image_waiter.local.proxy import LocalServer, answer, forward, read_body, upstream_of
 from ecr_image_waiter.local.support import free_port, reset_moto
 
 JSON_11 = "application/x-amz-json-1.1"
@@ -155,26 +155,18 @@ class ThrottlingProxy:
         self._lock = threading.Lock()
         self.seen: Counter[str] = Counter()
         self.throttled: Counter[str] = Counter()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self._server.daemon_threads = True
-        self._server.proxy = self  # type: ignore[attr-defined]
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
+        self._server = LocalServer(self.handle)
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return self._server.url
 
     def __enter__(self) -> ThrottlingProxy:
-        self._thread.start()
+        self._server.start()
         return self
 
     def __exit__(self, *_exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        self._server.stop()
 
     def decide(self, target: str) -> bool:
         """Count the request; True if it is to be throttled."""
@@ -187,24 +179,13 @@ class ThrottlingProxy:
                 return True
         return False
 
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def do_POST(self) -> None:
-        proxy: ThrottlingProxy = self.server.proxy  # type: ignore[attr-defined]
-        body = read_body(self)
-        if proxy.decide(self.headers.get("X-Amz-Target") or ""):
+    def handle(self, handler: BaseHTTPRequestHandler) -> None:
+        body = read_body(handler)
+        if self.decide(handler.headers.get("X-Amz-Target") or ""):
             status = 400
             headers = {"x-amzn-ErrorType": "ThrottlingException"}
             payload = json.dumps({"__type": "ThrottlingException", "message": "Rate exceeded"})
             reply = payload.encode()
         else:
-            status, headers, reply = forward(proxy.upstream, self, body)
-        answer(self, status, headers, reply, defaults={"Content-Type": JSON_11})
-
-    do_GET = do_POST
-    do_PUT = do_POST
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet."""
+            status, headers, reply = forward(self.upstream, handler, body)
+        answer(handler, status, headers, reply, defaults={"Content-Type": JSON_11})

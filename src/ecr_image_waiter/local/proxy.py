@@ -1,13 +1,18 @@
-"""What every local HTTP proxy here shares: reading a request, forwarding it to the local
-server behind, and answering. Used by the tests' fault proxy and ResponseURL stand-in and by
-the benchmark's throttling proxy, each of which decides what to answer on its own.
+"""What every local HTTP proxy here shares: a threaded server on 127.0.0.1, reading a
+request, forwarding it to the local server behind, and answering. Used by the tests' fault
+proxy and ResponseURL stand-in and by the benchmark's throttling proxy, each of which
+decides what to answer on its own.
 """
 
 from __future__ import annotations
 
+import contextlib
 import http.client
-from collections.abc import Mapping
-from http.server import BaseHTTPRequestHandler
+import socket
+import threading
+from collections.abc import Callable, Mapping
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 from urllib.parse import urlsplit
 
 #: Headers that belong to one connection and are never passed on.
@@ -72,3 +77,66 @@ def answer(
         handler.close_connection = True
         return False
     return True
+
+
+Handle = Callable[[BaseHTTPRequestHandler], None]
+Track = Callable[[socket.socket, bool], None]
+
+
+class LocalServer:
+    """A threaded HTTP/1.1 server on a free port of 127.0.0.1 that gives every request to
+    ``handle``, and tells ``track`` of each connection opened (True) and closed (False). It
+    logs nothing: request lines can hold presigned URLs."""
+
+    def __init__(self, handle: Handle, track: Track | None = None) -> None:
+        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server.handle_request_with = handle
+        self._server.track = track
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop accepting and close the listener; open connections are the owner's."""
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    handle_request_with: Handle
+    track: Track | None
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        if self.server.track is not None:
+            self.server.track(self.connection, True)
+
+    def finish(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            super().finish()
+        if self.server.track is not None:
+            self.server.track(self.connection, False)
+
+    def _handle(self) -> None:
+        self.server.handle_request_with(self)
+
+    do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _handle
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet."""
