@@ -16,8 +16,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 #: Headers that belong to one connection and are never passed on.
-HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-connection", "transfer-encoding"})
-_NOT_COPIED_BACK = HOP_BY_HOP | {"content-length", "server", "date"}
+_HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-connection", "transfer-encoding"})
+_NOT_COPIED_BACK = _HOP_BY_HOP | {"content-length", "server", "date"}
 
 
 def upstream_of(url: str) -> tuple[str, int]:
@@ -40,7 +40,7 @@ def forward(
     copy back and the body."""
     connection = http.client.HTTPConnection(*upstream, timeout=30)
     try:
-        headers = {k: v for k, v in handler.headers.items() if k.lower() not in HOP_BY_HOP}
+        headers = {k: v for k, v in handler.headers.items() if k.lower() not in _HOP_BY_HOP}
         connection.request(handler.command, handler.path, body=body, headers=headers)
         response = connection.getresponse()
         payload = response.read()
